@@ -1,0 +1,27 @@
+-- Rebuilds the hourly aggregate for one org x event type over [$start, $end): ingest calls it
+-- for the hours a file touched, inside that file's transaction.
+DELETE FROM hourly_activity
+ WHERE org_id = $org_id AND event_type = $event_type AND hour >= $start AND hour < $end;
+INSERT INTO hourly_activity
+SELECT org_id,
+       event_type,
+       date_trunc('hour', ts) AS hour,
+       connected_app_id,
+       left(user_id, 15) AS user_id,
+       any_value(user_name) AS user_name,
+       client_name,
+       CASE WHEN client_ip = 'Salesforce.com IP' AND coalesce(source_ip, '') <> '' THEN source_ip
+            ELSE coalesce(client_ip, source_ip) END AS ip,
+       entity_name,
+       api_family,
+       http_method,
+       count(*) AS calls,
+       count(*) FILTER (WHERE is_error) AS errors,
+       count(*) FILTER (WHERE status_code IN (401, 403)
+                           OR (event_type = 'Login' AND is_error)) AS auth_failures,
+       coalesce(sum(rows_processed), 0) AS rows_processed,
+       min(ts) AS first_ts,
+       max(ts) AS last_ts
+  FROM events
+ WHERE org_id = $org_id AND event_type = $event_type AND ts >= $start AND ts < $end
+ GROUP BY ALL;

@@ -1,0 +1,124 @@
+"""Open the engagement's DuckDB file: offline settings, the single-writer lock, migrations."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from workbench.store.queries import migration_scripts
+
+DEFAULT_DB = Path("workbench.duckdb")
+SCHEMA_VERSION = len(migration_scripts())
+
+
+class StoreError(Exception):
+    """A problem with the database file that the user can act on; the message says what."""
+
+
+class DatabaseBusy(StoreError):
+    """Another process holds the write lock on the database file."""
+
+
+def resolve_db_path(path: Path | str | None) -> Path:
+    """The DB path from --db, else $WORKBENCH_DB, else ./workbench.duckdb."""
+    if path:
+        return Path(path)
+    env = os.environ.get("WORKBENCH_DB")
+    return Path(env) if env else DEFAULT_DB
+
+
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<prog>\S+) \(PID (?P<pid>\d+)\)")
+
+
+def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    # Offline by design: never try to fetch or auto-load an extension (json, parquet and icu
+    # are built in).
+    config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    try:
+        return duckdb.connect(str(path), read_only=read_only, config=config)
+    except duckdb.IOException as exc:
+        text = str(exc)
+        match = _LOCK_HOLDER.search(text)
+        if match or "lock" in text.lower():
+            holder = (
+                f"{Path(match['prog']).name} (PID {match['pid']})" if match else "another process"
+            )
+            raise DatabaseBusy(f"database is in use by {holder}: {path}") from None
+        raise StoreError(f"cannot open database {path}: {text.splitlines()[0]}") from None
+    except duckdb.Error as exc:
+        raise StoreError(f"cannot open database {path}: {str(exc).splitlines()[0]}") from None
+
+
+def open_store(path: Path | str | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open (creating and migrating if needed) the store and return a connection."""
+    db_path = resolve_db_path(path)
+    if read_only and not db_path.exists():
+        raise StoreError(f"no database at {db_path}: ingest some logs first (workbench ingest PATH)")
+    if not read_only:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+    con = _connect(db_path, read_only)
+    try:
+        if read_only:
+            if schema_version(con) != SCHEMA_VERSION:
+                raise StoreError(
+                    f"{db_path} has schema version {schema_version(con)}, this workbench needs "
+                    f"{SCHEMA_VERSION}: open it once for writing (e.g. workbench status) to migrate"
+                )
+        else:
+            migrate(con)
+    except Exception:
+        con.close()
+        raise
+    return con
+
+
+@contextmanager
+def store(path: Path | str | None = None, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Context-managed open_store."""
+    con = open_store(path, read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The schema version recorded in `meta`, 0 for an empty database."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return 0
+    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Apply the migrations this database has not seen yet, each in its own transaction."""
+    current = schema_version(con)
+    newer = SCHEMA_VERSION
+    if current > newer:
+        raise StoreError(
+            f"the database has schema version {current}, newer than this workbench ({newer}): "
+            "upgrade workbench"
+        )
+    for version, script in enumerate(migration_scripts(), start=1):
+        if version <= current:
+            continue
+        con.execute("BEGIN")
+        try:
+            con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+            con.execute(script)
+            con.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(version)]
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    return newer

@@ -1,0 +1,629 @@
+"""Ingest EventLogFile CSVs into the store: parse by header, normalise, dedupe, aggregate.
+
+Each file lands in one transaction, whole or not at all. DuckDB's own CSV reader does the
+parsing (it is what makes ingest fast); Python only sniffs the header, hashes the file and
+composes the normalising SELECT for the columns this file actually has.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import tempfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from workbench.sources.local import (
+    LogInput,
+    MissingInput,
+    content_hash,
+    discover,
+    is_gzip,
+    materialise,
+    open_text_bytes,
+)
+from workbench.store.queries import statements
+
+
+class RefusedFile(Exception):
+    """The file is not an event log we can read; the message says why in one line."""
+
+
+# Typed columns of `events` and the CSV headers they come from, first present wins. Every
+# other column of the file goes into `attributes` under its own header name.
+COMMON_SOURCES: dict[str, tuple[str, ...]] = {
+    "request_id": ("REQUEST_ID",),
+    "user_id": ("USER_ID", "USER_ID_DERIVED"),
+    "user_name": ("USER_NAME",),
+    "connected_app_id": ("CONNECTED_APP_ID",),
+    "client_name": ("CLIENT_NAME",),
+    "client_ip": ("CLIENT_IP",),
+    "source_ip": ("SOURCE_IP",),
+    "api_family": ("API_FAMILY",),
+    # For SOAP the method (query, describeSObjects) says more than URI="Api".
+    "api_resource": ("API_RESOURCE", "METHOD_NAME", "REQUEST_PATH", "URI"),
+    "http_method": ("HTTP_METHOD", "METHOD"),
+    "entity_name": ("ENTITY_NAME", "ENTITY_TYPE"),
+    "status_code": ("STATUS_CODE",),
+    "rows_processed": ("ROWS_PROCESSED", "RECORDS_PROCESSED", "ROW_COUNT"),
+    "user_agent": ("BROWSER_TYPE", "USER_AGENT"),
+}
+# The API family an event type implies when the file has no API_FAMILY column.
+FAMILY_BY_EVENT_TYPE = {
+    "RestApi": "REST",
+    "ApexRestApi": "ApexREST",
+    "API": "SOAP",
+    "BulkApi": "Bulk",
+    "BulkApi2": "Bulk",
+    "BulkApiRequest": "Bulk",
+}
+TIMESTAMP_COLUMNS = ("TIMESTAMP", "TIMESTAMP_DERIVED")
+NUMBER_COLUMNS = {"status_code": "INTEGER", "rows_processed": "BIGINT"}
+
+
+@dataclass
+class FileResult:
+    """What happened to one input file."""
+
+    label: str
+    status: str  # ingested | skipped | refused
+    reason: str = ""
+    event_type: str | None = None
+    org_id: str | None = None
+    rows_read: int = 0
+    rows_added: int = 0
+    rows_duplicate: int = 0
+    rows_rejected: int = 0
+    bytes_replaced: int = 0
+
+
+@dataclass
+class IngestReport:
+    """The outcome of one `ingest` run."""
+
+    files: list[FileResult] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        """Number of files with this status."""
+        return sum(1 for f in self.files if f.status == status)
+
+    @property
+    def rows_added(self) -> int:
+        """Events added by this run."""
+        return sum(f.rows_added for f in self.files)
+
+    @property
+    def rows_duplicate(self) -> int:
+        """Rows already in the store (or repeated in the file) and so skipped."""
+        return sum(f.rows_duplicate for f in self.files)
+
+    @property
+    def rows_rejected(self) -> int:
+        """Rows that could not be parsed and went to `rejects`."""
+        return sum(f.rows_rejected for f in self.files)
+
+    @property
+    def bytes_replaced(self) -> int:
+        """Non-UTF-8 bytes replaced by U+FFFD."""
+        return sum(f.bytes_replaced for f in self.files)
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def read_header(source: LogInput) -> list[str]:
+    """The CSV header of an event log file, or RefusedFile saying why it is not one."""
+    try:
+        with open_text_bytes(source) as handle:
+            head = handle.read(64 * 1024)
+    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise RefusedFile(f"unreadable or corrupt compressed data ({exc})") from None
+    if not head.strip():
+        raise RefusedFile("empty file")
+    if b"\x00" in head:
+        raise RefusedFile("binary content, not a CSV event log")
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    if text.lstrip().startswith("<"):
+        raise RefusedFile("looks like an HTML or XML page (a saved error page?), not a CSV event log")
+    first_line = text.splitlines()[0] if text.splitlines() else ""
+    try:
+        header = next(csv.reader(io.StringIO(first_line)))
+    except (csv.Error, StopIteration):
+        raise RefusedFile("the first line is not a CSV header") from None
+    header = [h.strip() for h in header]
+    if "EVENT_TYPE" not in header:
+        raise RefusedFile("no EVENT_TYPE column in the header: not a Salesforce EventLogFile CSV")
+    if not any(c in header for c in TIMESTAMP_COLUMNS):
+        raise RefusedFile("no TIMESTAMP or TIMESTAMP_DERIVED column in the header")
+    duplicates = sorted({h for h in header if header.count(h) > 1})
+    if duplicates:
+        raise RefusedFile(f"the header repeats column(s) {', '.join(duplicates)}")
+    if any(not h for h in header):
+        raise RefusedFile("the header has an empty column name")
+    return header
+
+
+def _normalise_sql(header: list[str], default_org: str | None, source: str, passthrough: str = "filename") -> str:
+    """SELECT over SOURCE (a staged file or a read_csv call) producing events' columns, the
+    `filename` column of SOURCE, and a reject reason for rows that cannot be stored."""
+    present = set(header)
+    used: set[str] = {"EVENT_TYPE", "ORGANIZATION_ID", *TIMESTAMP_COLUMNS}
+    exprs: dict[str, str] = {}
+    for column, sources in COMMON_SOURCES.items():
+        source_column = next((c for c in sources if c in present), None)
+        if source_column is None:
+            exprs[column] = "NULL"
+            continue
+        used.add(source_column)
+        value = f"nullif(trim({_quote_ident(source_column)}), '')"
+        if column in NUMBER_COLUMNS:
+            value = f"TRY_CAST({value} AS {NUMBER_COLUMNS[column]})"
+        exprs[column] = value
+    if exprs["api_family"] == "NULL":
+        cases = " ".join(
+            f"WHEN {_quote_literal(t)} THEN {_quote_literal(f)}" for t, f in FAMILY_BY_EVENT_TYPE.items()
+        )
+        exprs["api_family"] = f'CASE "EVENT_TYPE" {cases} ELSE NULL END'
+
+    ts_parts = []
+    if "TIMESTAMP_DERIVED" in present:
+        ts_parts.append("TRY_CAST(\"TIMESTAMP_DERIVED\" AS TIMESTAMP)")
+    if "TIMESTAMP" in present:
+        ts_parts.append("try_strptime(trim(\"TIMESTAMP\"), ['%Y%m%d%H%M%S.%g', '%Y%m%d%H%M%S'])")
+    raw_timestamp = _quote_ident("TIMESTAMP") if "TIMESTAMP" in present else '"TIMESTAMP_DERIVED"'
+
+    error_terms = [f"coalesce({exprs['status_code']} >= 400, false)"]
+    if "LOGIN_STATUS" in present:
+        error_terms.append("coalesce(\"LOGIN_STATUS\" NOT IN ('LOGIN_NO_ERROR', ''), false)")
+    if "REQUEST_STATUS" in present:
+        error_terms.append("coalesce(\"REQUEST_STATUS\" IN ('F', 'U', 'A', 'N'), false)")
+    if "SUCCESS" in present:
+        error_terms.append("coalesce(lower(\"SUCCESS\") IN ('0', 'false'), false)")
+    if "JOB_STATUS" in present:
+        error_terms.append("coalesce(\"JOB_STATUS\" = 'Failed', false)")
+
+    attribute_columns = [h for h in header if h not in used]
+    attributes = (
+        "json_object(" + ", ".join(f"{_quote_literal(h)}, {_quote_ident(h)}" for h in attribute_columns) + ")"
+        if attribute_columns
+        else "NULL"
+    )
+    row_text = ", ".join(f"coalesce({_quote_ident(h)}, '')" for h in header)
+    request_id = exprs["request_id"]
+    org = "nullif(trim(\"ORGANIZATION_ID\"), '')" if "ORGANIZATION_ID" in present else "NULL"
+    if default_org:
+        org = f"coalesce({org}, {_quote_literal(default_org)})"
+    common = ",\n       ".join(f"{value} AS {name}" for name, value in exprs.items())
+    return f"""
+SELECT *,
+       CASE WHEN event_type IS NULL THEN 'missing EVENT_TYPE'
+            WHEN org_id IS NULL THEN 'missing ORGANIZATION_ID (pass --org to fill it in)'
+            WHEN ts IS NULL THEN 'unparseable TIMESTAMP ' || coalesce(raw_timestamp, '(empty)')
+       END AS reject_reason
+FROM (
+SELECT {passthrough},
+       nullif(trim("EVENT_TYPE"), '') AS event_type,
+       {org} AS org_id,
+       coalesce({", ".join(ts_parts)}) AS ts,
+       {raw_timestamp} AS raw_timestamp,
+       {common},
+       {" OR ".join(error_terms)} AS is_error,
+       CASE WHEN {request_id} IS NULL THEN 'md5:' || md5(concat_ws(chr(31), {row_text}))
+            ELSE {request_id} END AS row_key,
+       {attributes} AS attributes
+  FROM {source}
+)"""
+
+
+def _read_csv_sql(paths: list[Path], header: list[str], gzipped: bool) -> str:
+    """DuckDB read_csv over PATHS (all with this header) in the Salesforce dialect."""
+    columns = "{" + ", ".join(f"{_quote_literal(h)}: 'VARCHAR'" for h in header) + "}"
+    files = "[" + ", ".join(_quote_literal(str(p)) for p in paths) + "]"
+    return f"""read_csv({files}, columns = {columns}, header = true, auto_detect = false,
+                delim = ',', quote = '"', escape = '"', filename = true,
+                compression = '{"gzip" if gzipped else "none"}', store_rejects = true,
+                rejects_table = 'csv_rejects', rejects_scan = 'csv_scans', max_line_size = 10000000)"""
+
+
+_EVENT_COLUMNS = (
+    "file_id, org_id, event_type, ts, request_id, user_id, user_name, connected_app_id, "
+    "client_name, client_ip, source_ip, api_family, api_resource, http_method, entity_name, "
+    "status_code, rows_processed, user_agent, is_error, row_key, attributes"
+)
+# Files that share a header are read by one read_csv call (DuckDB parallelises across them)
+# and committed together, up to about this many bytes of CSV. One commit per small file
+# would cost more than parsing it. Each file still lands whole or not at all.
+CHUNK_BYTES = 256 * 1024 * 1024
+GZIP_RATIO = 8  # rough expansion of a gzipped event log, for sizing chunks
+
+
+@dataclass
+class _Accepted:
+    """An input that passed the header check, waiting to be read."""
+
+    source: LogInput
+    header: list[str]
+    digest: str
+    gzipped: bool
+    path: Path
+    result: FileResult
+    file_id: int = 0
+    reader_reject_lines: list[int] = field(default_factory=list)
+
+
+class Ingester:
+    """Ingests inputs into an open store connection."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, default_org: str | None = None) -> None:
+        self.con = con
+        self.default_org = default_org
+        self._tmp = tempfile.TemporaryDirectory(prefix="workbench-ingest-")
+
+    def close(self) -> None:
+        """Drop the temporary tables and files."""
+        for name in ("batch", "batch_rejects", "batch_new", "stage", "csv_rejects", "csv_scans"):
+            self.con.execute(f"DROP TABLE IF EXISTS {name}")
+        self._tmp.cleanup()
+
+    def check(self, source: LogInput, pending_digests: dict[str, str]) -> _Accepted | FileResult:
+        """Sniff, hash and dedupe one input: an accepted input, or its final result."""
+        result = FileResult(source.label, "refused")
+        try:
+            header = read_header(source)
+            digest = content_hash(source)
+        except RefusedFile as exc:
+            result.reason = str(exc)
+            self._record_refusal(source, result.reason)
+            return result
+        seen = self.con.execute(
+            "SELECT path FROM files WHERE content_hash = ? AND status = 'ingested' LIMIT 1", [digest]
+        ).fetchone()
+        where = seen[0] if seen else pending_digests.get(digest)
+        if where:
+            result.status, result.reason = "skipped", f"same content already ingested from {where}"
+            return result
+        pending_digests[digest] = source.label
+        path = materialise(source, Path(self._tmp.name))
+        result.status = "ingested"  # until reading or committing it fails
+        return _Accepted(source, header, digest, is_gzip(source), path, result)
+
+    def _record_refusal(self, source: LogInput, reason: str) -> None:
+        self.con.execute(
+            "INSERT INTO files (file_id, content_hash, path, member, status, reason, ingested_at) "
+            "VALUES (nextval('file_id_seq'), '', ?, ?, 'refused', ?, ?)",
+            [str(source.path), source.member, reason, _now()],
+        )
+
+    def ingest_chunk(self, chunk: list[_Accepted]) -> None:
+        """Read files sharing one header in one scan, then commit them together."""
+        con = self.con
+        for item in chunk:
+            item.file_id = int(con.execute("SELECT nextval('file_id_seq')").fetchone()[0])  # type: ignore[index]
+        try:
+            self._read(chunk, [i.path for i in chunk], chunk[0].gzipped, create=True)
+        except duckdb.Error as exc:
+            if len(chunk) > 1:
+                # One bad file (a truncated gzip, say) fails the shared scan: retry one by one
+                # so the others still land and the bad one is named.
+                for item in chunk:
+                    self.ingest_chunk([item])
+                return
+            self._refuse(chunk[0], exc)
+            return
+        con.execute("CREATE OR REPLACE TEMP TABLE batch_rejects AS SELECT * FROM rejects LIMIT 0")
+        self._collect_reader_rejects(chunk)
+        with_bad_rows = {
+            row[0] for row in con.execute(
+                "SELECT DISTINCT file_id FROM batch WHERE reject_reason IS NOT NULL"
+            ).fetchall()
+        }
+        for item in chunk:
+            if item.result.status != "refused" and item.file_id in with_bad_rows:
+                self._locate_rejects(item)
+        self._commit([i for i in chunk if i.result.status != "refused"])
+
+    def _read(self, chunk: list[_Accepted], paths: list[Path], gzipped: bool, create: bool) -> None:
+        """Normalise PATHS (the chunk's files, or a cleaned copy of one) into temp table batch."""
+        con = self.con
+        con.execute("DROP TABLE IF EXISTS csv_rejects")
+        con.execute("DROP TABLE IF EXISTS csv_scans")
+        first = chunk[0]
+        source = _read_csv_sql(paths, first.header, gzipped)
+        ids = " ".join(
+            f"WHEN {_quote_literal(str(p))} THEN {i.file_id}" for p, i in zip(paths, chunk, strict=True)
+        )
+        select = f"SELECT CASE filename {ids} END AS file_id, * FROM ({_normalise_sql(first.header, self.default_org, source)})"
+        if create:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE batch AS {select}")
+        else:
+            con.execute(f"INSERT INTO batch {select}")
+
+    def _collect_reader_rejects(self, chunk: list[_Accepted]) -> None:
+        """Lines DuckDB's reader could not split go to rejects; a file with invalid UTF-8 is
+        re-read from a copy with the bad bytes replaced (and counted)."""
+        con = self.con
+        by_path = {str(i.path): i for i in chunk}
+        rows = con.execute(
+            """SELECT s.file_path, r.line, any_value(CAST(r.error_type AS VARCHAR)), any_value(r.csv_line)
+                 FROM csv_rejects r JOIN csv_scans s USING (scan_id, file_id)
+                GROUP BY ALL ORDER BY 1, 2"""
+        ).fetchall()
+        rejects: dict[int, list[tuple[int, str, str]]] = {}
+        for path, line, kind, raw in rows:
+            rejects.setdefault(by_path[path].file_id, []).append((int(line), str(kind), str(raw)))
+        for item in chunk:
+            found = rejects.get(item.file_id, [])
+            if any(kind == "INVALID ENCODING" for _, kind, _ in found):
+                con.execute("DELETE FROM batch WHERE file_id = ?", [item.file_id])
+                item.path, item.result.bytes_replaced = self._utf8_copy(item.source)
+                item.gzipped = False
+                try:
+                    self._read([item], [item.path], gzipped=False, create=False)
+                except duckdb.Error as exc:
+                    self._refuse(item, exc)
+                    continue
+                found = [
+                    (int(line), str(kind), str(raw))
+                    for line, kind, raw in con.execute(
+                        """SELECT line, any_value(CAST(error_type AS VARCHAR)), any_value(csv_line)
+                             FROM csv_rejects GROUP BY ALL ORDER BY 1"""
+                    ).fetchall()
+                ]
+            self._store_reader_rejects(item, found)
+
+    def _store_reader_rejects(self, item: _Accepted, found: list[tuple[int, str, str]]) -> None:
+        item.result.rows_rejected += len(found)
+        item.result.rows_read += len(found)
+        if found:
+            self.con.executemany(
+                "INSERT INTO batch_rejects VALUES (?, ?, ?, ?)",
+                [(item.file_id, line, _reader_reason(kind), raw) for line, kind, raw in found],
+            )
+            item.reader_reject_lines = [line for line, _, _ in found]
+
+    def _locate_rejects(self, item: _Accepted) -> None:
+        """Rows that parsed but cannot be stored (no timestamp, no org): find their line numbers
+        by re-reading this one file in order. Rare, so it may be slow."""
+        con = self.con
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE stage AS
+                SELECT * FROM {_read_csv_sql([item.path], item.header, item.gzipped)}"""
+        )
+        skipped = sorted(item.reader_reject_lines)
+        # Data row k (0-based) is on line k + 2 plus the lines the reader skipped before it.
+        good_before = ", ".join(f"({line - index - 2})" for index, line in enumerate(skipped)) or "(NULL)"
+        raw_line = " || ',' || ".join(
+            f"'\"' || replace(coalesce(s.{_quote_ident(h)}, ''), '\"', '\"\"') || '\"'" for h in item.header
+        )
+        normalised = _normalise_sql(item.header, self.default_org, "staged", "ordinal AS row_ordinal")
+        con.execute(
+            f"""INSERT INTO batch_rejects
+                WITH staged AS (SELECT rowid - (SELECT min(rowid) FROM stage) AS ordinal, * FROM stage)
+                SELECT {item.file_id},
+                       s.ordinal + 2 + (SELECT count(*) FROM (VALUES {good_before}) r(g) WHERE r.g <= s.ordinal),
+                       n.reject_reason, {raw_line}
+                  FROM staged s
+                  JOIN ({normalised}) n
+                    ON n.row_ordinal = s.ordinal
+                 WHERE n.reject_reason IS NOT NULL"""
+        )
+        con.execute("DROP TABLE stage")
+
+    def _utf8_copy(self, source: LogInput) -> tuple[Path, int]:
+        """Copy the input as UTF-8 with invalid bytes replaced; return the copy and the count."""
+        replaced = 0
+
+        def count_and_replace(exc: UnicodeError) -> tuple[str, int]:
+            nonlocal replaced
+            assert isinstance(exc, UnicodeDecodeError)
+            replaced += exc.end - exc.start
+            return "\ufffd", exc.end
+
+        codecs.register_error("workbench-count-replace", count_and_replace)
+        target = Path(self._tmp.name) / "utf8-copy.csv"
+        decoder = codecs.getincrementaldecoder("utf-8")("workbench-count-replace")
+        with open_text_bytes(source) as src, target.open("w", encoding="utf-8", newline="") as dst:
+            for chunk in iter(lambda: src.read(1 << 20), b""):
+                dst.write(decoder.decode(chunk))
+            dst.write(decoder.decode(b"", final=True))
+        return target, replaced
+
+    def _refuse(self, item: _Accepted, exc: BaseException) -> None:
+        message = str(exc).splitlines()[0]
+        lowered = message.lower()
+        if item.gzipped and any(w in lowered for w in ("gzip", "zlib", "decompress", "inflate", "compress")):
+            reason = f"truncated or corrupt gzip data ({message})"
+        else:
+            reason = f"cannot be read as CSV: {message}"
+        self.con.execute("DELETE FROM batch WHERE file_id = ?", [item.file_id])
+        item.result.status, item.result.reason = "refused", reason
+        self._record_refusal(item.source, reason)
+
+    def _commit(self, chunk: list[_Accepted]) -> None:
+        """One transaction: new events, their hourly aggregates, rejects and file records."""
+        if not chunk:
+            return
+        con = self.con
+        con.execute("BEGIN")
+        try:
+            added = self._insert_new_events()
+            counts = dict(
+                ((row[0], row[1:]) for row in con.execute(
+                    """SELECT file_id, count(*), count(*) FILTER (WHERE reject_reason IS NOT NULL),
+                              mode(org_id), mode(event_type), min(ts), max(ts)
+                         FROM batch GROUP BY file_id"""
+                ).fetchall())
+            )
+            for item in chunk:
+                result = item.result
+                rows, bad, org, event_type, first, last = counts.get(item.file_id, (0, 0, None, None, None, None))
+                result.rows_read += int(rows)
+                result.rows_rejected += int(bad)
+                result.rows_added = added.get(item.file_id, 0)
+                result.rows_duplicate = result.rows_read - result.rows_rejected - result.rows_added
+                result.org_id, result.event_type = org, event_type
+                con.execute(
+                    """INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, CAST(? AS DATE), ?, ?, ?, ?, ?, ?, ?,
+                                                 'ingested', NULL, ?)""",
+                    [
+                        item.file_id, item.digest, str(item.source.path), item.source.member, org,
+                        event_type, first, first, last, result.rows_read, result.rows_added,
+                        result.rows_duplicate, result.rows_rejected, result.bytes_replaced, _now(),
+                    ],
+                )
+            con.execute("INSERT INTO rejects SELECT * FROM batch_rejects")
+            con.execute("COMMIT")
+        except BaseException as exc:
+            con.execute("ROLLBACK")
+            for item in chunk:
+                item.result.status = "refused"
+                item.result.reason = f"not stored: {str(exc).splitlines()[0]}"
+                item.result.rows_added = 0
+            if not isinstance(exc, duckdb.Error):
+                raise
+
+    def _insert_new_events(self) -> dict[int, int]:
+        """Insert the batch's rows not already stored; refresh the hours they touch."""
+        con = self.con
+        spans = con.execute(
+            "SELECT org_id, event_type, min(ts), max(ts) FROM batch WHERE reject_reason IS NULL GROUP BY ALL"
+        ).fetchall()
+        # Only where stored files already cover the same org, type and span can a row be a
+        # duplicate of a stored one; elsewhere the anti-join over events is skipped.
+        overlapping = [
+            (org, event_type, first, last)
+            for org, event_type, first, last in spans
+            if con.execute(
+                """SELECT 1 FROM files WHERE status = 'ingested' AND org_id = ? AND event_type = ?
+                    AND first_ts <= ? AND last_ts >= ? LIMIT 1""",
+                [org, event_type, last, first],
+            ).fetchone()
+        ]
+        stored = ""
+        if overlapping:
+            ranges = " OR ".join(
+                f"(e.org_id = {_quote_literal(o)} AND e.event_type = {_quote_literal(t)} "
+                f"AND e.ts BETWEEN '{f}' AND '{la}')"
+                for o, t, f, la in overlapping
+            )
+            stored = f"""AND NOT EXISTS (SELECT 1 FROM events e WHERE ({ranges})
+                           AND e.org_id = b.org_id AND e.event_type = b.event_type
+                           AND e.ts = b.ts AND e.row_key = b.row_key)"""
+        # Rows repeated inside the batch (a file and its re-delivery, or overlapping hourly and
+        # daily files) keep one occurrence, from the file read first.
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE batch_new AS
+                SELECT {_EVENT_COLUMNS} FROM batch b
+                 WHERE reject_reason IS NULL {stored}
+               QUALIFY row_number() OVER (PARTITION BY org_id, event_type, ts, row_key ORDER BY file_id) = 1"""
+        )
+        con.execute(f"INSERT INTO events ({_EVENT_COLUMNS}) SELECT * FROM batch_new")
+        for org, event_type, first, last in con.execute(
+            "SELECT org_id, event_type, min(ts), max(ts) FROM batch_new GROUP BY ALL"
+        ).fetchall():
+            window = {
+                "org_id": org,
+                "event_type": event_type,
+                "start": _hour_floor(first),
+                "end": _hour_floor(last) + _ONE_HOUR,
+            }
+            for statement in statements("refresh_hourly_activity"):
+                con.execute(statement, window)
+        added = con.execute("SELECT file_id, count(*) FROM batch_new GROUP BY file_id").fetchall()
+        con.execute("DROP TABLE batch_new")
+        return {int(f): int(n) for f, n in added}
+
+
+def _chunks(accepted: list[_Accepted]) -> list[list[_Accepted]]:
+    """Group inputs that share a header and compression, in order, up to CHUNK_BYTES each."""
+    groups: dict[tuple[tuple[str, ...], bool], list[list[_Accepted]]] = {}
+    sizes: dict[tuple[tuple[str, ...], bool], int] = {}
+    for item in accepted:
+        key = (tuple(item.header), item.gzipped)
+        size = item.path.stat().st_size * (GZIP_RATIO if item.gzipped else 1)
+        if key not in groups or sizes[key] + size > CHUNK_BYTES:
+            groups.setdefault(key, []).append([])
+            sizes[key] = 0
+        groups[key][-1].append(item)
+        sizes[key] += size
+    return [chunk for chunk_list in groups.values() for chunk in chunk_list]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+_ONE_HOUR = timedelta(hours=1)
+
+
+def _hour_floor(value: datetime) -> datetime:
+    return value.replace(minute=0, second=0, microsecond=0)
+
+
+def _reader_reason(kind: str) -> str:
+    return {
+        "MISSING COLUMNS": "too few columns",
+        "TOO MANY COLUMNS": "too many columns",
+        "UNQUOTED VALUE": "malformed quoting",
+        "LINE SIZE OVER MAXIMUM": "line too long",
+        "INVALID ENCODING": "invalid UTF-8",
+        "INVALID STATE": "malformed quoting",
+    }.get(kind, kind.lower())
+
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def ingest_paths(
+    con: duckdb.DuckDBPyConnection,
+    paths: list[Path],
+    default_org: str | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> IngestReport:
+    """Ingest every log file found under PATHS; refusals are reported, never raised."""
+    report = IngestReport()
+    inputs = list(discover(paths))
+    total = len(inputs) * 2  # checking, then reading
+    done = 0
+
+    def step(n: int = 1) -> None:
+        nonlocal done
+        done += n
+        if on_progress:
+            on_progress(done, total)
+
+    ingester = Ingester(con, default_org)
+    try:
+        accepted: list[_Accepted] = []
+        digests: dict[str, str] = {}
+        for item in inputs:
+            if isinstance(item, MissingInput):
+                report.files.append(FileResult(item.label, "refused", item.reason))
+                step(2)
+                continue
+            checked = ingester.check(item, digests)
+            if isinstance(checked, FileResult):
+                report.files.append(checked)
+                step(2)
+            else:
+                accepted.append(checked)
+                report.files.append(checked.result)
+                step()
+        for chunk in _chunks(accepted):
+            ingester.ingest_chunk(chunk)
+            step(len(chunk))
+    finally:
+        ingester.close()
+    return report
