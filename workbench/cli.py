@@ -29,8 +29,8 @@ app = typer.Typer(
     help="Offline workbench for abuse of SaaS integrations in Salesforce Event Monitoring logs.",
 )
 # Piped output gets a wide fixed width so tables are not squeezed into 80 columns.
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DbOption = Annotated[
     Path | None,
@@ -66,8 +66,12 @@ def progress(description: str, total: int | None = None) -> Iterator[Callable[[i
         yield lambda done, total: None
         return
     bar = Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, transient=True,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
     )
     with bar:
         task = bar.add_task(description, total=total)
@@ -92,8 +96,9 @@ def ingest(
         report = ingest_paths(con, paths, default_org=org, on_progress=update)
     for result in report.files:
         if result.status == "refused":
-            err.print(Text(f"refused: {strip_control(result.label)}: {strip_control(result.reason)}",
-                           style="red"))
+            err.print(
+                Text(f"refused: {strip_control(result.label)}: {strip_control(result.reason)}", style="red")
+            )
     summary = (
         f"{report.count('ingested')} file(s) ingested, {report.count('skipped')} already ingested, "
         f"{report.count('refused')} refused; {report.rows_added:,} events added, "
@@ -114,21 +119,38 @@ def _print_status(con: Any) -> None:
         out.print("The store is empty: ingest logs with `workbench ingest PATH`.")
         return
     table = Table(title="Coverage per org and event type")
-    for name in ("org", "event type", "days", "first event (UTC)", "last event (UTC)", "events",
-                 "files", "rejected", "days without events"):
+    for name in (
+        "org",
+        "event type",
+        "days",
+        "first event (UTC)",
+        "last event (UTC)",
+        "events",
+        "files",
+        "rejected",
+        "days without events",
+    ):
         table.add_column(name, justify="right" if name in ("days", "events", "files", "rejected") else "left")
     for c in status.coverage:
         table.add_row(
-            cell(c.org_id), cell(c.event_type), str(c.days_covered), _minute(c.first_event),
-            _minute(c.last_event), f"{c.events:,}", str(c.files), f"{c.rejected_rows:,}",
+            cell(c.org_id),
+            cell(c.event_type),
+            str(c.days_covered),
+            _minute(c.first_event),
+            _minute(c.last_event),
+            f"{c.events:,}",
+            str(c.files),
+            f"{c.rejected_rows:,}",
             cell(_days_text(c.missing_days)),
         )
     out.print(table)
-    out.print(Text(
-        f"{len(status.orgs)} org(s), {status.events:,} events from {status.first_event} to "
-        f"{status.last_event}, {status.total_files - status.refused_files} file(s) ingested, "
-        f"{status.refused_files} refused, {status.rejected_rows:,} rejected rows"
-    ))
+    out.print(
+        Text(
+            f"{len(status.orgs)} org(s), {status.events:,} events from {status.first_event} to "
+            f"{status.last_event}, {status.total_files - status.refused_files} file(s) ingested, "
+            f"{status.refused_files} refused, {status.rejected_rows:,} rejected rows"
+        )
+    )
 
 
 def _minute(value: datetime | None) -> str:
@@ -167,9 +189,7 @@ def generate(
     scale: Annotated[float, typer.Option(min=0.001, max=1000.0, help="Volume multiplier.")] = 1.0,
     seed: int = 7,
     end_date: Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD), default 2025-11-21.")] = None,
-    event_type: Annotated[
-        list[str] | None, typer.Option(help="Only these event types (repeatable).")
-    ] = None,
+    event_type: Annotated[list[str] | None, typer.Option(help="Only these event types (repeatable).")] = None,
     gzip: Annotated[bool, typer.Option("--gzip", help="Write .csv.gz files.")] = False,
 ) -> None:
     """Write realistic EventLogFile CSVs with a planted incident (deterministic)."""
@@ -180,13 +200,28 @@ def generate(
     types = tuple(event_type) if event_type else SUPPORTED_EVENT_TYPES
     unknown = sorted(set(types) - set(SUPPORTED_EVENT_TYPES))
     if unknown:
-        raise fail(f"--event-type {', '.join(unknown)}: the generator writes {', '.join(SUPPORTED_EVENT_TYPES)}")
+        raise fail(
+            f"--event-type {', '.join(unknown)}: the generator writes {', '.join(SUPPORTED_EVENT_TYPES)}"
+        )
     with progress("generating") as update:
-        report = run_generate(outdir, days=days, orgs=orgs, scale=scale, seed=seed, end_date=end,
-                              event_types=types, gzip_files=gzip, on_day=update)
+        report = run_generate(
+            outdir,
+            days=days,
+            orgs=orgs,
+            scale=scale,
+            seed=seed,
+            end_date=end,
+            event_types=types,
+            gzip_files=gzip,
+            on_day=update,
+        )
     rows = ", ".join(f"{t} {n:,}" for t, n in report.rows_by_type.items())
-    out.print(Text(f"wrote {len(report.files)} files to {outdir} ({report.first_day} to "
-                   f"{report.last_day}, {len(report.orgs)} org(s)): {rows}"))
+    out.print(
+        Text(
+            f"wrote {len(report.files)} files to {outdir} ({report.first_day} to "
+            f"{report.last_day}, {len(report.orgs)} org(s)): {rows}"
+        )
+    )
 
 
 def _sample_logs_dir() -> Path:
@@ -209,8 +244,12 @@ def demo(
     with opened(db) as con:
         with progress("ingesting sample logs") as update:
             report = ingest_paths(con, [sample], on_progress=update)
-        out.print(Text(f"demo database: {db} ({report.rows_added:,} events added, "
-                       f"{report.count('skipped')} files already there)"))
+        out.print(
+            Text(
+                f"demo database: {db} ({report.rows_added:,} events added, "
+                f"{report.count('skipped')} files already there)"
+            )
+        )
         _print_status(con)
 
 

@@ -1,6 +1,6 @@
 """Ingest benchmark: `workbench ingest` against DuckDB's bare read_csv over the same files.
 
-Run: uv run python tests/benchmarks/bench_ingest.py [--scale 11] [--days 45] [--keep DIR]
+Run: uv run python tests/benchmarks/bench_ingest.py [--scale 13.5] [--days 45] [--keep DIR]
 Prints both times, the ratio, rows/second and the ingest's peak memory (RSS of the child).
 """
 
@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import duckdb
-
 
 _MEASURE = (
     "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
@@ -33,7 +32,7 @@ def run(cmd: list[str]) -> tuple[float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--scale", type=float, default=11.0, help="11 gives about 5M rows")
+    parser.add_argument("--scale", type=float, default=13.5, help="13.5 gives about 5M rows")
     parser.add_argument("--days", type=int, default=45)
     parser.add_argument("--keep", type=Path, help="keep the logs and DB in this folder")
     args = parser.parse_args()
@@ -45,9 +44,19 @@ def main() -> None:
         print(f"generating {args.days} days at scale {args.scale} into {logs} ...", flush=True)
         started = time.perf_counter()
         subprocess.run(
-            [*exe, "generate", str(logs), "--days", str(args.days), "--scale", str(args.scale),
-             "--event-type", "ApiTotalUsage"],
-            check=True, stdout=subprocess.DEVNULL,
+            [
+                *exe,
+                "generate",
+                str(logs),
+                "--days",
+                str(args.days),
+                "--scale",
+                str(args.scale),
+                "--event-type",
+                "ApiTotalUsage",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
         print(f"  generated in {time.perf_counter() - started:.1f} s")
     files = sorted(str(p) for p in logs.rglob("*.csv"))
@@ -61,12 +70,15 @@ def main() -> None:
     bare_db.unlink(missing_ok=True)
     file_list = "[" + ", ".join(f"'{f}'" for f in files) + "]"
     bare_sql = f"CREATE TABLE t AS SELECT * FROM read_csv({file_list}, union_by_name = true)"
-    bare_s, _ = run([sys.executable, "-c",
-                     f"import duckdb; duckdb.connect({str(bare_db)!r}).execute({bare_sql!r})"])
+    bare_s, _ = run(
+        [sys.executable, "-c", f"import duckdb; duckdb.connect({str(bare_db)!r}).execute({bare_sql!r})"]
+    )
 
     print(f"files: {len(files)}, {size / 1e6:.0f} MB of CSV, {rows:,} events")
-    print(f"workbench ingest: {ingest_s:.1f} s ({rows / ingest_s:,.0f} rows/s), "
-          f"peak memory {ingest_peak / 1e6:.0f} MB")
+    print(
+        f"workbench ingest: {ingest_s:.1f} s ({rows / ingest_s:,.0f} rows/s), "
+        f"peak memory {ingest_peak / 1e6:.0f} MB"
+    )
     print(f"duckdb bare read_csv: {bare_s:.1f} s")
     print(f"ratio ingest / bare: {ingest_s / bare_s:.2f}x (target <= 1.5x)")
     (work / "ingest_seconds.txt").write_text(f"{ingest_s:.3f}\n")

@@ -27,43 +27,152 @@ SUPPORTED_EVENT_TYPES = ("ApiTotalUsage", "RestApi", "BulkApi2", "Login", "Logou
 # writes an older layout (no *_DERIVED columns, different order) so parsers are forced to go by
 # header name.
 API_TOTAL_USAGE_COLUMNS = [
-    "EVENT_TYPE", "TIMESTAMP", "REQUEST_ID", "ORGANIZATION_ID", "USER_ID", "API_FAMILY",
-    "API_VERSION", "API_RESOURCE", "CLIENT_NAME", "HTTP_METHOD", "CLIENT_IP",
-    "COUNTS_AGAINST_API_LIMIT", "CONNECTED_APP_ID", "ENTITY_NAME", "STATUS_CODE",
-    "TIMESTAMP_DERIVED", "USER_NAME", "CONNECTED_APP_NAME",
+    "EVENT_TYPE",
+    "TIMESTAMP",
+    "REQUEST_ID",
+    "ORGANIZATION_ID",
+    "USER_ID",
+    "API_FAMILY",
+    "API_VERSION",
+    "API_RESOURCE",
+    "CLIENT_NAME",
+    "HTTP_METHOD",
+    "CLIENT_IP",
+    "COUNTS_AGAINST_API_LIMIT",
+    "CONNECTED_APP_ID",
+    "ENTITY_NAME",
+    "STATUS_CODE",
+    "TIMESTAMP_DERIVED",
+    "USER_NAME",
+    "CONNECTED_APP_NAME",
 ]
 API_TOTAL_USAGE_COLUMNS_OLD = [
-    "EVENT_TYPE", "TIMESTAMP", "ORGANIZATION_ID", "REQUEST_ID", "USER_NAME", "USER_ID",
-    "CONNECTED_APP_ID", "CONNECTED_APP_NAME", "CLIENT_NAME", "CLIENT_IP", "API_FAMILY",
-    "API_VERSION", "HTTP_METHOD", "API_RESOURCE", "ENTITY_NAME", "STATUS_CODE",
+    "EVENT_TYPE",
+    "TIMESTAMP",
+    "ORGANIZATION_ID",
+    "REQUEST_ID",
+    "USER_NAME",
+    "USER_ID",
+    "CONNECTED_APP_ID",
+    "CONNECTED_APP_NAME",
+    "CLIENT_NAME",
+    "CLIENT_IP",
+    "API_FAMILY",
+    "API_VERSION",
+    "HTTP_METHOD",
+    "API_RESOURCE",
+    "ENTITY_NAME",
+    "STATUS_CODE",
     "COUNTS_AGAINST_API_LIMIT",
 ]
 REST_API_COLUMNS = [
-    "EVENT_TYPE", "TIMESTAMP", "REQUEST_ID", "ORGANIZATION_ID", "USER_ID", "RUN_TIME", "CPU_TIME",
-    "URI", "SESSION_KEY", "LOGIN_KEY", "USER_TYPE", "REQUEST_STATUS", "DB_TOTAL_TIME", "METHOD",
-    "MEDIA_TYPE", "STATUS_CODE", "USER_AGENT", "ROWS_PROCESSED", "NUMBER_FIELDS", "DB_BLOCKS",
-    "DB_CPU_TIME", "REQUEST_SIZE", "RESPONSE_SIZE", "ENTITY_NAME", "CONNECTED_APP_ID",
-    "CLIENT_NAME", "EXCEPTION_MESSAGE", "TIMESTAMP_DERIVED", "USER_ID_DERIVED", "CLIENT_IP",
+    "EVENT_TYPE",
+    "TIMESTAMP",
+    "REQUEST_ID",
+    "ORGANIZATION_ID",
+    "USER_ID",
+    "RUN_TIME",
+    "CPU_TIME",
+    "URI",
+    "SESSION_KEY",
+    "LOGIN_KEY",
+    "USER_TYPE",
+    "REQUEST_STATUS",
+    "DB_TOTAL_TIME",
+    "METHOD",
+    "MEDIA_TYPE",
+    "STATUS_CODE",
+    "USER_AGENT",
+    "ROWS_PROCESSED",
+    "NUMBER_FIELDS",
+    "DB_BLOCKS",
+    "DB_CPU_TIME",
+    "REQUEST_SIZE",
+    "RESPONSE_SIZE",
+    "ENTITY_NAME",
+    "CONNECTED_APP_ID",
+    "CLIENT_NAME",
+    "EXCEPTION_MESSAGE",
+    "TIMESTAMP_DERIVED",
+    "USER_ID_DERIVED",
+    "CLIENT_IP",
     "URI_ID_DERIVED",
 ]
 BULK_API2_COLUMNS = [
-    "EVENT_TYPE", "TIMESTAMP", "REQUEST_ID", "ORGANIZATION_ID", "USER_ID", "RUN_TIME", "CPU_TIME",
-    "URI", "SESSION_KEY", "LOGIN_KEY", "JOB_ID", "OPERATION_TYPE", "ENTITY_TYPE", "JOB_STATUS",
-    "RECORDS_PROCESSED", "RECORDS_FAILED", "RESULT_SIZE_MB", "TIMESTAMP_DERIVED",
-    "USER_ID_DERIVED", "CLIENT_IP", "URI_ID_DERIVED",
+    "EVENT_TYPE",
+    "TIMESTAMP",
+    "REQUEST_ID",
+    "ORGANIZATION_ID",
+    "USER_ID",
+    "RUN_TIME",
+    "CPU_TIME",
+    "URI",
+    "SESSION_KEY",
+    "LOGIN_KEY",
+    "JOB_ID",
+    "OPERATION_TYPE",
+    "ENTITY_TYPE",
+    "JOB_STATUS",
+    "RECORDS_PROCESSED",
+    "RECORDS_FAILED",
+    "RESULT_SIZE_MB",
+    "TIMESTAMP_DERIVED",
+    "USER_ID_DERIVED",
+    "CLIENT_IP",
+    "URI_ID_DERIVED",
 ]
 LOGIN_COLUMNS = [
-    "EVENT_TYPE", "TIMESTAMP", "REQUEST_ID", "ORGANIZATION_ID", "USER_ID", "RUN_TIME", "CPU_TIME",
-    "URI", "SESSION_KEY", "LOGIN_KEY", "USER_TYPE", "REQUEST_STATUS", "DB_TOTAL_TIME",
-    "LOGIN_TYPE", "BROWSER_TYPE", "API_TYPE", "API_VERSION", "USER_NAME", "TLS_PROTOCOL",
-    "CIPHER_SUITE", "AUTHENTICATION_METHOD_REFERENCE", "LOGIN_SUB_TYPE", "TIMESTAMP_DERIVED",
-    "USER_ID_DERIVED", "CLIENT_IP", "URI_ID_DERIVED", "LOGIN_STATUS", "SOURCE_IP",
+    "EVENT_TYPE",
+    "TIMESTAMP",
+    "REQUEST_ID",
+    "ORGANIZATION_ID",
+    "USER_ID",
+    "RUN_TIME",
+    "CPU_TIME",
+    "URI",
+    "SESSION_KEY",
+    "LOGIN_KEY",
+    "USER_TYPE",
+    "REQUEST_STATUS",
+    "DB_TOTAL_TIME",
+    "LOGIN_TYPE",
+    "BROWSER_TYPE",
+    "API_TYPE",
+    "API_VERSION",
+    "USER_NAME",
+    "TLS_PROTOCOL",
+    "CIPHER_SUITE",
+    "AUTHENTICATION_METHOD_REFERENCE",
+    "LOGIN_SUB_TYPE",
+    "TIMESTAMP_DERIVED",
+    "USER_ID_DERIVED",
+    "CLIENT_IP",
+    "URI_ID_DERIVED",
+    "LOGIN_STATUS",
+    "SOURCE_IP",
 ]
 LOGOUT_COLUMNS = [
-    "EVENT_TYPE", "TIMESTAMP", "REQUEST_ID", "ORGANIZATION_ID", "USER_ID", "USER_TYPE",
-    "SESSION_KEY", "LOGIN_KEY", "SESSION_TYPE", "SESSION_LEVEL", "PLATFORM_TYPE", "BROWSER_TYPE",
-    "APP_TYPE", "CLIENT_VERSION", "API_TYPE", "API_VERSION", "USER_INITIATED_LOGOUT",
-    "RESOLUTION_TYPE", "TIMESTAMP_DERIVED", "USER_ID_DERIVED", "CLIENT_IP",
+    "EVENT_TYPE",
+    "TIMESTAMP",
+    "REQUEST_ID",
+    "ORGANIZATION_ID",
+    "USER_ID",
+    "USER_TYPE",
+    "SESSION_KEY",
+    "LOGIN_KEY",
+    "SESSION_TYPE",
+    "SESSION_LEVEL",
+    "PLATFORM_TYPE",
+    "BROWSER_TYPE",
+    "APP_TYPE",
+    "CLIENT_VERSION",
+    "API_TYPE",
+    "API_VERSION",
+    "USER_INITIATED_LOGOUT",
+    "RESOLUTION_TYPE",
+    "TIMESTAMP_DERIVED",
+    "USER_ID_DERIVED",
+    "CLIENT_IP",
 ]
 
 HOSTING_IOC_IP = "3.239.45.43"  # published Gainsight reconnaissance IP (Salesforce, Oct 2025)
@@ -159,50 +268,103 @@ def _actors_for(index: int, domain: str) -> list[Actor]:
     octet = 10 + index
     actors = [
         Actor(
-            "gainsight", "Gainsight CS", f"gainsight.integration@{domain}.com", "Gainsight/2.14",
-            (f"52.{octet}.17.21", f"52.{octet}.17.22", f"52.{octet}.18.5"), 1200, tuple(range(6, 20)),
-            {"Account": 0.3, "Contact": 0.25, "Opportunity": 0.15, "JBCXM__CustomerInfo__c": 0.2,
-             "Task": 0.1},
-            connected_app_name="Gainsight CS", write_share=0.15,
+            "gainsight",
+            "Gainsight CS",
+            f"gainsight.integration@{domain}.com",
+            "Gainsight/2.14",
+            (f"52.{octet}.17.21", f"52.{octet}.17.22", f"52.{octet}.18.5"),
+            1200,
+            tuple(range(6, 20)),
+            {
+                "Account": 0.3,
+                "Contact": 0.25,
+                "Opportunity": 0.15,
+                "JBCXM__CustomerInfo__c": 0.2,
+                "Task": 0.1,
+            },
+            connected_app_name="Gainsight CS",
+            write_share=0.15,
         ),
         Actor(
-            "salesloft", "Salesloft", f"salesloft.sync@{domain}.com", "Salesloft/3.2",
-            (f"34.{octet}.120.7", f"34.{octet}.120.8"), 700, tuple(range(24)),
+            "salesloft",
+            "Salesloft",
+            f"salesloft.sync@{domain}.com",
+            "Salesloft/3.2",
+            (f"34.{octet}.120.7", f"34.{octet}.120.8"),
+            700,
+            tuple(range(24)),
             {"Contact": 0.35, "Lead": 0.3, "Task": 0.2, "Event": 0.15},
-            connected_app_name="Salesloft", write_share=0.3,
+            connected_app_name="Salesloft",
+            write_share=0.3,
         ),
         Actor(
-            "etl", "Informatica nightly ETL", f"etl.service@{domain}.com", "Informatica/10.5",
-            (f"20.{octet}.44.100",), 1500, (2, 3), {"Account": 0.3, "Opportunity": 0.3,
-             "OpportunityLineItem": 0.25, "Product2": 0.15},
-            connected_app_name="Informatica Cloud", weekdays_only=True, write_share=0.05,
+            "etl",
+            "Informatica nightly ETL",
+            f"etl.service@{domain}.com",
+            "Informatica/10.5",
+            (f"20.{octet}.44.100",),
+            1500,
+            (2, 3),
+            {"Account": 0.3, "Opportunity": 0.3, "OpportunityLineItem": 0.25, "Product2": 0.15},
+            connected_app_name="Informatica Cloud",
+            weekdays_only=True,
+            write_share=0.05,
             bulk_job_objects=("Opportunity", "Account"),
         ),
         Actor(
-            "billing", "Zuora Billing", f"zuora.billing@{domain}.com", "Zuora/2025.9",
-            (f"44.{octet}.9.30",), 300, tuple(range(8, 18)),
+            "billing",
+            "Zuora Billing",
+            f"zuora.billing@{domain}.com",
+            "Zuora/2025.9",
+            (f"44.{octet}.9.30",),
+            300,
+            tuple(range(8, 18)),
             {"Invoice__c": 0.4, "Account": 0.3, "Order": 0.3},
-            connected_app_name="Zuora Billing", write_share=0.4, month_end_factor=5.0,
+            connected_app_name="Zuora Billing",
+            write_share=0.4,
+            month_end_factor=5.0,
         ),
         Actor(
-            "hubspot", "HubSpot", f"hubspot.sync@{domain}.com", "HubSpot/1.0",
-            (f"54.{octet}.3.1", f"54.{octet}.3.2"), 400, tuple(range(24)),
+            "hubspot",
+            "HubSpot",
+            f"hubspot.sync@{domain}.com",
+            "HubSpot/1.0",
+            (f"54.{octet}.3.1", f"54.{octet}.3.2"),
+            400,
+            tuple(range(24)),
             {"Contact": 0.5, "Lead": 0.3, "Account": 0.2},
-            connected_app_name="HubSpot", write_share=0.25, growth_per_day=0.02,
+            connected_app_name="HubSpot",
+            write_share=0.25,
+            growth_per_day=0.02,
         ),
         Actor(
-            "marketo_legacy", "Marketo legacy", f"marketo@{domain}.com", "Marketo/5.0",
-            (f"192.{octet}.0.77".replace("192.", "104."),), 200, tuple(range(0, 6)),
+            "marketo_legacy",
+            "Marketo legacy",
+            f"marketo@{domain}.com",
+            "Marketo/5.0",
+            (f"192.{octet}.0.77".replace("192.", "104."),),
+            200,
+            tuple(range(0, 6)),
             {"Lead": 0.7, "Campaign": 0.3},
-            connected_app_name="Marketo Sync", active_days=(0, 9),
+            connected_app_name="Marketo Sync",
+            active_days=(0, 9),
         ),
     ]
     for n, person in enumerate(("alice.admin", "bob.sales", "carol.sales", "dan.support")):
         actors.append(
             Actor(
-                person, person, f"{person}@{domain}.com", "", (f"64.{octet}.200.{10 + n}",), 120,
-                business, {"Account": 0.35, "Contact": 0.3, "Opportunity": 0.25, "Case": 0.1},
-                weekdays_only=True, write_share=0.2, error_rate=0.01, human=True,
+                person,
+                person,
+                f"{person}@{domain}.com",
+                "",
+                (f"64.{octet}.200.{10 + n}",),
+                120,
+                business,
+                {"Account": 0.35, "Contact": 0.3, "Opportunity": 0.25, "Case": 0.1},
+                weekdays_only=True,
+                write_share=0.2,
+                error_rate=0.01,
+                human=True,
             )
         )
     return actors
@@ -245,11 +407,17 @@ def _api_calls(plan: OrgPlan, actor: Actor, rng: np.random.Generator, day: date,
     record = np.char.add("a0", rng.integers(10**9, 10**10, n).astype("U10"))
     resource = np.where(
         is_write,
-        np.char.add(np.char.add("/v62.0/sobjects/", entity), np.where(method == "PATCH", np.char.add("/", record), "")),
+        np.char.add(
+            np.char.add("/v62.0/sobjects/", entity), np.where(method == "PATCH", np.char.add("/", record), "")
+        ),
         "/v62.0/query",
     )
     failed = rng.random(n) < actor.error_rate
-    status = np.where(failed, np.where(rng.random(n) < 0.5, "400", "500"), np.where(is_write & (method == "POST"), "201", "200"))
+    status = np.where(
+        failed,
+        np.where(rng.random(n) < 0.5, "400", "500"),
+        np.where(is_write & (method == "POST"), "201", "200"),
+    )
     return pl.DataFrame(
         {
             "ts": _timestamps(rng, day, actor.hours, n),
@@ -281,16 +449,36 @@ def _incident_calls(plan: OrgPlan, end: date, seed: int) -> tuple[pl.DataFrame, 
     rng = _seeded(seed, plan.index, 99_999)
     rows: list[dict[str, object]] = []
 
-    def call(ts: datetime, ip: str, resource: str, method: str, entity: str, status: str = "200",
-             rows_processed: int = 1, family: str = "REST") -> None:
+    def call(
+        ts: datetime,
+        ip: str,
+        resource: str,
+        method: str,
+        entity: str,
+        status: str = "200",
+        rows_processed: int = 1,
+        family: str = "REST",
+    ) -> None:
         rows.append(
-            {"ts": ts, "ip": ip, "resource": resource, "method": method, "entity": entity,
-             "status": status, "rows": rows_processed, "family": family}
+            {
+                "ts": ts,
+                "ip": ip,
+                "resource": resource,
+                "method": method,
+                "entity": entity,
+                "status": status,
+                "rows": rows_processed,
+                "family": family,
+            }
         )
 
-    recon = [("/v58.0/sobjects/", ""), ("/v58.0/limits/", ""),
-             ("/v58.0/sobjects/Case/describe/", "Case"), ("/v58.0/sobjects/User/describe/", "User"),
-             ("/v58.0/sobjects/ContentVersion/describe/", "ContentVersion")]
+    recon = [
+        ("/v58.0/sobjects/", ""),
+        ("/v58.0/limits/", ""),
+        ("/v58.0/sobjects/Case/describe/", "Case"),
+        ("/v58.0/sobjects/User/describe/", "User"),
+        ("/v58.0/sobjects/ContentVersion/describe/", "ContentVersion"),
+    ]
     count_targets = ["Account", "Opportunity", "User", "Case", "Contact"]
     # Wave 1, three nights before the end: reconnaissance only, from a Tor exit.
     night1 = datetime.combine(end - timedelta(days=3), datetime.min.time()) + timedelta(hours=1, minutes=12)
@@ -322,21 +510,46 @@ def _incident_calls(plan: OrgPlan, end: date, seed: int) -> tuple[pl.DataFrame, 
         pages = max(1, records // 10_000)
         for _ in range(pages):
             t += timedelta(seconds=int(rng.integers(2, 6)))
-            call(t, TOR_EXIT_IPS[1], f"/v58.0/jobs/query/{job_id}/results", "GET", entity,
-                 rows_processed=min(10_000, records), family="Bulk")
+            call(
+                t,
+                TOR_EXIT_IPS[1],
+                f"/v58.0/jobs/query/{job_id}/results",
+                "GET",
+                entity,
+                rows_processed=min(10_000, records),
+                family="Bulk",
+            )
         completed = t
         t += timedelta(seconds=int(rng.integers(15, 40)))
         call(t, TOR_EXIT_IPS[1], f"/v58.0/jobs/query/{job_id}", "DELETE", entity, status="204", family="Bulk")
         jobs.append((job_id, entity, records, created, completed, t))
     frame = pl.DataFrame(rows, schema_overrides={"ts": pl.Datetime("ms")}).with_columns(
         request_id=pl.Series(_request_ids(rng, len(rows))),
-        user_id=pl.lit(user_id), user_name=pl.lit(actor.user_name), app_id=pl.lit(app_id),
-        app_name=pl.lit(actor.connected_app_name), client_name=pl.lit(""),
+        user_id=pl.lit(user_id),
+        user_name=pl.lit(actor.user_name),
+        app_id=pl.lit(app_id),
+        app_name=pl.lit(actor.connected_app_name),
+        client_name=pl.lit(""),
     )
     return frame.with_columns(pl.col("rows").cast(pl.Int64)).select(_CALL_COLUMNS), jobs
 
-_CALL_COLUMNS = ["ts", "request_id", "user_id", "user_name", "app_id", "app_name", "client_name",
-                 "ip", "family", "resource", "method", "entity", "status", "rows"]
+
+_CALL_COLUMNS = [
+    "ts",
+    "request_id",
+    "user_id",
+    "user_name",
+    "app_id",
+    "app_name",
+    "client_name",
+    "ip",
+    "family",
+    "resource",
+    "method",
+    "entity",
+    "status",
+    "rows",
+]
 
 
 def _fmt_ts(col: str = "ts") -> pl.Expr:
@@ -390,7 +603,9 @@ def _rest_api(plan: OrgPlan, calls: pl.DataFrame, rng: np.random.Generator) -> p
         SESSION_KEY=pl.lit(""),
         LOGIN_KEY=pl.lit(""),
         USER_TYPE=pl.lit("Standard"),
-        REQUEST_STATUS=pl.when(pl.col("status").cast(pl.Int32) >= 400).then(pl.lit("F")).otherwise(pl.lit("S")),
+        REQUEST_STATUS=pl.when(pl.col("status").cast(pl.Int32) >= 400)
+        .then(pl.lit("F"))
+        .otherwise(pl.lit("S")),
         DB_TOTAL_TIME=pl.Series(rng.integers(10**6, 10**8, n).astype("U10")),
         METHOD="method",
         MEDIA_TYPE=pl.lit("application/json"),
@@ -431,79 +646,185 @@ def _logins(plan: OrgPlan, day: date, seed: int, day_index: int, incident_night:
             )
             ip = str(rng.choice(actor.ips))
             if actor.human:
-                rows.append(_login_row(ts, user_id, actor.user_name, ip, ip, "Application",
-                                       "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) Chrome/128.0", ""))
+                rows.append(
+                    _login_row(
+                        ts,
+                        user_id,
+                        actor.user_name,
+                        ip,
+                        ip,
+                        "Application",
+                        "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) Chrome/128.0",
+                        "",
+                    )
+                )
             else:
-                rows.append(_login_row(ts, user_id, actor.user_name, "Salesforce.com IP", ip,
-                                       "Remote Access 2.0", "python-requests/2.31.0", "oauthrefreshtoken"))
+                rows.append(
+                    _login_row(
+                        ts,
+                        user_id,
+                        actor.user_name,
+                        "Salesforce.com IP",
+                        ip,
+                        "Remote Access 2.0",
+                        "python-requests/2.31.0",
+                        "oauthrefreshtoken",
+                    )
+                )
         if actor.human and rng.random() < 0.05:
             ts = datetime.combine(day, datetime.min.time()) + timedelta(hours=int(rng.choice(actor.hours)))
-            rows.append(_login_row(ts, user_id, actor.user_name, actor.ips[0], actor.ips[0], "Application",
-                                   "Mozilla/5.0 Chrome/128.0", "", status="LOGIN_ERROR_INVALID_PASSWORD"))
+            rows.append(
+                _login_row(
+                    ts,
+                    user_id,
+                    actor.user_name,
+                    actor.ips[0],
+                    actor.ips[0],
+                    "Application",
+                    "Mozilla/5.0 Chrome/128.0",
+                    "",
+                    status="LOGIN_ERROR_INVALID_PASSWORD",
+                )
+            )
     if incident_night is not None and plan.victim:
         actor = next(a for a in plan.actors if a.key == plan.victim)
         user_id, _ = plan.ids[actor.key]
         base = datetime.combine(day, datetime.min.time())
         if incident_night == -3:
-            for minute, agent in ((11, "Salesforce-Multi-Org-Fetcher/1.0"), (25, "Salesforce-Multi-Org-Fetcher/1.0")):
-                rows.append(_login_row(base + timedelta(hours=1, minutes=minute), user_id, actor.user_name,
-                                       "Salesforce.com IP", TOR_EXIT_IPS[0], "Remote Access 2.0", agent, "oauthrefreshtoken"))
+            for minute, agent in (
+                (11, "Salesforce-Multi-Org-Fetcher/1.0"),
+                (25, "Salesforce-Multi-Org-Fetcher/1.0"),
+            ):
+                rows.append(
+                    _login_row(
+                        base + timedelta(hours=1, minutes=minute),
+                        user_id,
+                        actor.user_name,
+                        "Salesforce.com IP",
+                        TOR_EXIT_IPS[0],
+                        "Remote Access 2.0",
+                        agent,
+                        "oauthrefreshtoken",
+                    )
+                )
         else:
-            for minute, ip, agent in ((4, HOSTING_IOC_IP, "python-requests/2.32.4"),
-                                      (7, TOR_EXIT_IPS[1], "Python/3.11 aiohttp/3.13.1")):
-                rows.append(_login_row(base + timedelta(hours=2, minutes=minute), user_id, actor.user_name,
-                                       "Salesforce.com IP", ip, "Remote Access 2.0", agent, "oauthrefreshtoken"))
+            for minute, ip, agent in (
+                (4, HOSTING_IOC_IP, "python-requests/2.32.4"),
+                (7, TOR_EXIT_IPS[1], "Python/3.11 aiohttp/3.13.1"),
+            ):
+                rows.append(
+                    _login_row(
+                        base + timedelta(hours=2, minutes=minute),
+                        user_id,
+                        actor.user_name,
+                        "Salesforce.com IP",
+                        ip,
+                        "Remote Access 2.0",
+                        agent,
+                        "oauthrefreshtoken",
+                    )
+                )
     rows.sort(key=lambda r: r["ts"])  # type: ignore[arg-type,return-value]
     request_ids = _request_ids(rng, len(rows))
     out = []
     for row, request_id in zip(rows, request_ids, strict=True):
         ts = row.pop("ts")
         assert isinstance(ts, datetime)
-        out.append({
-            "EVENT_TYPE": "Login",
-            "TIMESTAMP": ts.strftime("%Y%m%d%H%M%S.") + f"{ts.microsecond // 1000:03d}",
-            "REQUEST_ID": str(request_id),
-            "ORGANIZATION_ID": plan.org_id,
-            "TIMESTAMP_DERIVED": ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z",
-            "USER_ID_DERIVED": to18(str(row["USER_ID"])),
-            **row,
-        })
+        out.append(
+            {
+                "EVENT_TYPE": "Login",
+                "TIMESTAMP": ts.strftime("%Y%m%d%H%M%S.") + f"{ts.microsecond // 1000:03d}",
+                "REQUEST_ID": str(request_id),
+                "ORGANIZATION_ID": plan.org_id,
+                "TIMESTAMP_DERIVED": ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z",
+                "USER_ID_DERIVED": to18(str(row["USER_ID"])),
+                **row,
+            }
+        )
     return pl.DataFrame(out, schema={c: pl.Utf8 for c in LOGIN_COLUMNS}).select(LOGIN_COLUMNS)
 
 
-def _login_row(ts: datetime, user_id: str, user_name: str, client_ip: str, source_ip: str,
-               login_type: str, agent: str, sub_type: str, status: str = "LOGIN_NO_ERROR") -> dict[str, object]:
+def _login_row(
+    ts: datetime,
+    user_id: str,
+    user_name: str,
+    client_ip: str,
+    source_ip: str,
+    login_type: str,
+    agent: str,
+    sub_type: str,
+    status: str = "LOGIN_NO_ERROR",
+) -> dict[str, object]:
     oauth = login_type == "Remote Access 2.0"
     return {
-        "ts": ts, "USER_ID": user_id, "RUN_TIME": "120", "CPU_TIME": "40",
-        "URI": "/services/oauth2/token" if oauth else "/index.jsp", "SESSION_KEY": "", "LOGIN_KEY": "",
-        "USER_TYPE": "Standard", "REQUEST_STATUS": "", "DB_TOTAL_TIME": "1051271",
-        "LOGIN_TYPE": "i" if oauth else "A", "BROWSER_TYPE": agent, "API_TYPE": "",
-        "API_VERSION": "9998.0", "USER_NAME": user_name, "TLS_PROTOCOL": "TLSv1.3",
-        "CIPHER_SUITE": "TLS_AES_256_GCM_SHA384", "AUTHENTICATION_METHOD_REFERENCE": "",
-        "LOGIN_SUB_TYPE": sub_type, "CLIENT_IP": client_ip, "URI_ID_DERIVED": "",
-        "LOGIN_STATUS": status, "SOURCE_IP": source_ip,
+        "ts": ts,
+        "USER_ID": user_id,
+        "RUN_TIME": "120",
+        "CPU_TIME": "40",
+        "URI": "/services/oauth2/token" if oauth else "/index.jsp",
+        "SESSION_KEY": "",
+        "LOGIN_KEY": "",
+        "USER_TYPE": "Standard",
+        "REQUEST_STATUS": "",
+        "DB_TOTAL_TIME": "1051271",
+        "LOGIN_TYPE": "i" if oauth else "A",
+        "BROWSER_TYPE": agent,
+        "API_TYPE": "",
+        "API_VERSION": "9998.0",
+        "USER_NAME": user_name,
+        "TLS_PROTOCOL": "TLSv1.3",
+        "CIPHER_SUITE": "TLS_AES_256_GCM_SHA384",
+        "AUTHENTICATION_METHOD_REFERENCE": "",
+        "LOGIN_SUB_TYPE": sub_type,
+        "CLIENT_IP": client_ip,
+        "URI_ID_DERIVED": "",
+        "LOGIN_STATUS": status,
+        "SOURCE_IP": source_ip,
     }
 
 
-def _bulk_jobs(plan: OrgPlan, day: date, seed: int, day_index: int, incident_jobs: list[IncidentJob]) -> pl.DataFrame:
+def _bulk_jobs(
+    plan: OrgPlan, day: date, seed: int, day_index: int, incident_jobs: list[IncidentJob]
+) -> pl.DataFrame:
     """BulkApi2 job rows: the ETL's nightly upsert jobs, and the incident's query exports."""
     rng = _seeded(seed, plan.index, day_index, 8_000)
     rows: list[dict[str, str]] = []
 
-    def job(ts: datetime, user_id: str, ip: str, job_id: str, operation: str, entity: str,
-            status: str, processed: int) -> None:
-        rows.append({
-            "EVENT_TYPE": "BulkApi2", "TIMESTAMP": ts.strftime("%Y%m%d%H%M%S.") + f"{ts.microsecond // 1000:03d}",
-            "REQUEST_ID": str(_request_ids(rng, 1)[0]), "ORGANIZATION_ID": plan.org_id, "USER_ID": user_id,
-            "RUN_TIME": str(int(rng.integers(500, 30_000))), "CPU_TIME": str(int(rng.integers(50, 3000))),
-            "URI": f"/services/data/v62.0/jobs/{'query' if operation == 'query' else 'ingest'}/{job_id}",
-            "SESSION_KEY": "", "LOGIN_KEY": "", "JOB_ID": job_id, "OPERATION_TYPE": operation,
-            "ENTITY_TYPE": entity, "JOB_STATUS": status, "RECORDS_PROCESSED": str(processed),
-            "RECORDS_FAILED": "0", "RESULT_SIZE_MB": "",
-            "TIMESTAMP_DERIVED": ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z",
-            "USER_ID_DERIVED": to18(user_id), "CLIENT_IP": ip, "URI_ID_DERIVED": "",
-        })
+    def job(
+        ts: datetime,
+        user_id: str,
+        ip: str,
+        job_id: str,
+        operation: str,
+        entity: str,
+        status: str,
+        processed: int,
+    ) -> None:
+        rows.append(
+            {
+                "EVENT_TYPE": "BulkApi2",
+                "TIMESTAMP": ts.strftime("%Y%m%d%H%M%S.") + f"{ts.microsecond // 1000:03d}",
+                "REQUEST_ID": str(_request_ids(rng, 1)[0]),
+                "ORGANIZATION_ID": plan.org_id,
+                "USER_ID": user_id,
+                "RUN_TIME": str(int(rng.integers(500, 30_000))),
+                "CPU_TIME": str(int(rng.integers(50, 3000))),
+                "URI": f"/services/data/v62.0/jobs/{'query' if operation == 'query' else 'ingest'}/{job_id}",
+                "SESSION_KEY": "",
+                "LOGIN_KEY": "",
+                "JOB_ID": job_id,
+                "OPERATION_TYPE": operation,
+                "ENTITY_TYPE": entity,
+                "JOB_STATUS": status,
+                "RECORDS_PROCESSED": str(processed),
+                "RECORDS_FAILED": "0",
+                "RESULT_SIZE_MB": "",
+                "TIMESTAMP_DERIVED": ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z",
+                "USER_ID_DERIVED": to18(user_id),
+                "CLIENT_IP": ip,
+                "URI_ID_DERIVED": "",
+            }
+        )
 
     for actor in plan.actors:
         if not actor.bulk_job_objects or (actor.weekdays_only and day.weekday() >= 5):
@@ -511,9 +832,18 @@ def _bulk_jobs(plan: OrgPlan, day: date, seed: int, day_index: int, incident_job
         user_id, _ = plan.ids[actor.key]
         for entity in actor.bulk_job_objects:
             ts = datetime.combine(day, datetime.min.time()) + timedelta(
-                hours=actor.hours[0], minutes=int(rng.integers(0, 50)))
-            job(ts, user_id, actor.ips[0], _random_id(rng, "750"), "upsert", entity, "JobComplete",
-                int(rng.integers(800, 3000)))
+                hours=actor.hours[0], minutes=int(rng.integers(0, 50))
+            )
+            job(
+                ts,
+                user_id,
+                actor.ips[0],
+                _random_id(rng, "750"),
+                "upsert",
+                entity,
+                "JobComplete",
+                int(rng.integers(800, 3000)),
+            )
     if incident_jobs and plan.victim:
         user_id, _ = plan.ids[plan.victim]
         for job_id, entity, records, _created, completed, _deleted in incident_jobs:
@@ -527,14 +857,27 @@ def _logouts(plan: OrgPlan, logins: pl.DataFrame) -> pl.DataFrame:
     ui = logins.filter((pl.col("LOGIN_TYPE") == "A") & (pl.col("LOGIN_STATUS") == "LOGIN_NO_ERROR"))
     ts = pl.col("TIMESTAMP").str.strptime(pl.Datetime("ms"), "%Y%m%d%H%M%S%.3f") + pl.duration(minutes=70)
     return ui.with_columns(_ts=ts).select(
-        EVENT_TYPE=pl.lit("Logout"), TIMESTAMP=_fmt_ts("_ts"),
+        EVENT_TYPE=pl.lit("Logout"),
+        TIMESTAMP=_fmt_ts("_ts"),
         REQUEST_ID=pl.concat_str(pl.col("REQUEST_ID").str.slice(0, 18), pl.lit("LOut")),
-        ORGANIZATION_ID="ORGANIZATION_ID", USER_ID="USER_ID", USER_TYPE=pl.lit("Standard"),
-        SESSION_KEY=pl.lit(""), LOGIN_KEY=pl.lit(""), SESSION_TYPE=pl.lit("U"), SESSION_LEVEL=pl.lit("1"),
-        PLATFORM_TYPE=pl.lit("1015"), BROWSER_TYPE=pl.lit("1129"), APP_TYPE=pl.lit("1000"),
-        CLIENT_VERSION=pl.lit("9998"), API_TYPE=pl.lit("N"), API_VERSION=pl.lit("9998.0"),
-        USER_INITIATED_LOGOUT=pl.lit("1"), RESOLUTION_TYPE=pl.lit("10000"),
-        TIMESTAMP_DERIVED=_fmt_derived("_ts"), USER_ID_DERIVED="USER_ID_DERIVED", CLIENT_IP="CLIENT_IP",
+        ORGANIZATION_ID="ORGANIZATION_ID",
+        USER_ID="USER_ID",
+        USER_TYPE=pl.lit("Standard"),
+        SESSION_KEY=pl.lit(""),
+        LOGIN_KEY=pl.lit(""),
+        SESSION_TYPE=pl.lit("U"),
+        SESSION_LEVEL=pl.lit("1"),
+        PLATFORM_TYPE=pl.lit("1015"),
+        BROWSER_TYPE=pl.lit("1129"),
+        APP_TYPE=pl.lit("1000"),
+        CLIENT_VERSION=pl.lit("9998"),
+        API_TYPE=pl.lit("N"),
+        API_VERSION=pl.lit("9998.0"),
+        USER_INITIATED_LOGOUT=pl.lit("1"),
+        RESOLUTION_TYPE=pl.lit("10000"),
+        TIMESTAMP_DERIVED=_fmt_derived("_ts"),
+        USER_ID_DERIVED="USER_ID_DERIVED",
+        CLIENT_IP="CLIENT_IP",
     )
 
 
@@ -586,8 +929,11 @@ def generate(
                     frames.append(_api_calls(plan, actor, rng, day, n))
             if night is not None and incident_calls is not None:
                 frames.append(incident_calls.filter(pl.col("ts").dt.date() == day))
-            calls = pl.concat([f.select(_CALL_COLUMNS) for f in frames], how="vertical_relaxed").sort("ts") \
-                if frames else None
+            calls = (
+                pl.concat([f.select(_CALL_COLUMNS) for f in frames], how="vertical_relaxed").sort("ts")
+                if frames
+                else None
+            )
             outputs: dict[str, pl.DataFrame] = {}
             if calls is not None and "ApiTotalUsage" in event_types:
                 outputs["ApiTotalUsage"] = _api_total_usage(plan, calls)
@@ -611,7 +957,9 @@ def generate(
     return GenerateReport(written, totals, [(p.org_id, p.name) for p in plans], first, end_date)
 
 
-def _write(outdir: Path, plan: OrgPlan, day: date, event_type: str, frame: pl.DataFrame, gzip_files: bool) -> Path:
+def _write(
+    outdir: Path, plan: OrgPlan, day: date, event_type: str, frame: pl.DataFrame, gzip_files: bool
+) -> Path:
     folder = outdir / f"{plan.domain}-{plan.org_id}"
     folder.mkdir(parents=True, exist_ok=True)
     body = frame.write_csv(quote_style="always", line_terminator="\n").encode()

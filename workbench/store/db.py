@@ -45,9 +45,7 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
         text = str(exc)
         match = _LOCK_HOLDER.search(text)
         if match or "lock" in text.lower():
-            holder = (
-                f"{Path(match['prog']).name} (PID {match['pid']})" if match else "another process"
-            )
+            holder = f"{Path(match['prog']).name} (PID {match['pid']})" if match else "another process"
             raise DatabaseBusy(f"database is in use by {holder}: {path}") from None
         raise StoreError(f"cannot open database {path}: {text.splitlines()[0]}") from None
     except duckdb.Error as exc:
@@ -114,9 +112,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
         try:
             con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
             con.execute(script)
-            con.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(version)]
-            )
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(version)])
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")

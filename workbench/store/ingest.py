@@ -155,7 +155,9 @@ def read_header(source: LogInput) -> list[str]:
     return header
 
 
-def _normalise_sql(header: list[str], default_org: str | None, source: str, passthrough: str = "filename") -> str:
+def _normalise_sql(
+    header: list[str], default_org: str | None, source: str, passthrough: str = "filename"
+) -> str:
     """SELECT over SOURCE (a staged file or a read_csv call) producing events' columns, the
     `filename` column of SOURCE, and a reject reason for rows that cannot be stored."""
     present = set(header)
@@ -179,7 +181,7 @@ def _normalise_sql(header: list[str], default_org: str | None, source: str, pass
 
     ts_parts = []
     if "TIMESTAMP_DERIVED" in present:
-        ts_parts.append("TRY_CAST(\"TIMESTAMP_DERIVED\" AS TIMESTAMP)")
+        ts_parts.append('TRY_CAST("TIMESTAMP_DERIVED" AS TIMESTAMP)')
     if "TIMESTAMP" in present:
         ts_parts.append("try_strptime(trim(\"TIMESTAMP\"), ['%Y%m%d%H%M%S.%g', '%Y%m%d%H%M%S'])")
     raw_timestamp = _quote_ident("TIMESTAMP") if "TIMESTAMP" in present else '"TIMESTAMP_DERIVED"'
@@ -245,7 +247,7 @@ _EVENT_COLUMNS = (
 # Files that share a header are read by one read_csv call (DuckDB parallelises across them)
 # and committed together, up to about this many bytes of CSV. One commit per small file
 # would cost more than parsing it. Each file still lands whole or not at all.
-CHUNK_BYTES = 256 * 1024 * 1024
+CHUNK_BYTES = 128 * 1024 * 1024
 GZIP_RATIO = 8  # rough expansion of a gzipped event log, for sizing chunks
 
 
@@ -325,7 +327,8 @@ class Ingester:
         con.execute("CREATE OR REPLACE TEMP TABLE batch_rejects AS SELECT * FROM rejects LIMIT 0")
         self._collect_reader_rejects(chunk)
         with_bad_rows = {
-            row[0] for row in con.execute(
+            row[0]
+            for row in con.execute(
                 "SELECT DISTINCT file_id FROM batch WHERE reject_reason IS NOT NULL"
             ).fetchall()
         }
@@ -344,7 +347,8 @@ class Ingester:
         ids = " ".join(
             f"WHEN {_quote_literal(str(p))} THEN {i.file_id}" for p, i in zip(paths, chunk, strict=True)
         )
-        select = f"SELECT CASE filename {ids} END AS file_id, * FROM ({_normalise_sql(first.header, self.default_org, source)})"
+        normalised = _normalise_sql(first.header, self.default_org, source)
+        select = f"SELECT CASE filename {ids} END AS file_id, * FROM ({normalised})"
         if create:
             con.execute(f"CREATE OR REPLACE TEMP TABLE batch AS {select}")
         else:
@@ -412,7 +416,8 @@ class Ingester:
             f"""INSERT INTO batch_rejects
                 WITH staged AS (SELECT rowid - (SELECT min(rowid) FROM stage) AS ordinal, * FROM stage)
                 SELECT {item.file_id},
-                       s.ordinal + 2 + (SELECT count(*) FROM (VALUES {good_before}) r(g) WHERE r.g <= s.ordinal),
+                       s.ordinal + 2
+                         + (SELECT count(*) FROM (VALUES {good_before}) r(g) WHERE r.g <= s.ordinal),
                        n.reject_reason, {raw_line}
                   FROM staged s
                   JOIN ({normalised}) n
@@ -460,15 +465,18 @@ class Ingester:
         try:
             added = self._insert_new_events()
             counts = dict(
-                ((row[0], row[1:]) for row in con.execute(
+                (row[0], row[1:])
+                for row in con.execute(
                     """SELECT file_id, count(*), count(*) FILTER (WHERE reject_reason IS NOT NULL),
                               mode(org_id), mode(event_type), min(ts), max(ts)
                          FROM batch GROUP BY file_id"""
-                ).fetchall())
+                ).fetchall()
             )
             for item in chunk:
                 result = item.result
-                rows, bad, org, event_type, first, last = counts.get(item.file_id, (0, 0, None, None, None, None))
+                rows, bad, org, event_type, first, last = counts.get(
+                    item.file_id, (0, 0, None, None, None, None)
+                )
                 result.rows_read += int(rows)
                 result.rows_rejected += int(bad)
                 result.rows_added = added.get(item.file_id, 0)
@@ -478,9 +486,21 @@ class Ingester:
                     """INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, CAST(? AS DATE), ?, ?, ?, ?, ?, ?, ?,
                                                  'ingested', NULL, ?)""",
                     [
-                        item.file_id, item.digest, str(item.source.path), item.source.member, org,
-                        event_type, first, first, last, result.rows_read, result.rows_added,
-                        result.rows_duplicate, result.rows_rejected, result.bytes_replaced, _now(),
+                        item.file_id,
+                        item.digest,
+                        str(item.source.path),
+                        item.source.member,
+                        org,
+                        event_type,
+                        first,
+                        first,
+                        last,
+                        result.rows_read,
+                        result.rows_added,
+                        result.rows_duplicate,
+                        result.rows_rejected,
+                        result.bytes_replaced,
+                        _now(),
                     ],
                 )
             con.execute("INSERT INTO rejects SELECT * FROM batch_rejects")
@@ -527,7 +547,8 @@ class Ingester:
             f"""CREATE OR REPLACE TEMP TABLE batch_new AS
                 SELECT {_EVENT_COLUMNS} FROM batch b
                  WHERE reject_reason IS NULL {stored}
-               QUALIFY row_number() OVER (PARTITION BY org_id, event_type, ts, row_key ORDER BY file_id) = 1"""
+               QUALIFY row_number() OVER (PARTITION BY org_id, event_type, ts, row_key
+                                          ORDER BY file_id) = 1"""
         )
         con.execute(f"INSERT INTO events ({_EVENT_COLUMNS}) SELECT * FROM batch_new")
         for org, event_type, first, last in con.execute(

@@ -65,7 +65,9 @@ def missing_days(days: list[date]) -> list[date]:
         return []
     present = set(days)
     first, last = min(days), max(days)
-    return [first + timedelta(n) for n in range((last - first).days + 1) if first + timedelta(n) not in present]
+    return [
+        first + timedelta(n) for n in range((last - first).days + 1) if first + timedelta(n) not in present
+    ]
 
 
 def store_status(con: duckdb.DuckDBPyConnection) -> StoreStatus:

@@ -1,0 +1,96 @@
+"""Shared fixtures: tiny EventLogFile CSVs written in the exact Salesforce dialect."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from workbench.store.db import open_store
+
+
+def quoted_csv(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Every value double-quoted, inner quotes doubled, as Salesforce writes them."""
+
+    def line(values: Sequence[str]) -> str:
+        return ",".join('"' + v.replace('"', '""') + '"' for v in values)
+
+    return "\n".join([line(header), *(line(r) for r in rows)]) + "\n"
+
+
+def write_log(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]]) -> Path:
+    """Write a CSV event log file and return its path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(quoted_csv(header, rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "test.duckdb"
+
+
+@pytest.fixture
+def con(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    connection = open_store(db_path)
+    yield connection
+    connection.close()
+
+
+API_TOTAL_USAGE_HEADER = [
+    "EVENT_TYPE",
+    "TIMESTAMP",
+    "REQUEST_ID",
+    "ORGANIZATION_ID",
+    "USER_ID",
+    "API_FAMILY",
+    "API_VERSION",
+    "API_RESOURCE",
+    "CLIENT_NAME",
+    "HTTP_METHOD",
+    "CLIENT_IP",
+    "COUNTS_AGAINST_API_LIMIT",
+    "CONNECTED_APP_ID",
+    "ENTITY_NAME",
+    "STATUS_CODE",
+    "TIMESTAMP_DERIVED",
+]
+
+
+def api_row(
+    ts: str = "20230718225959.250",
+    request_id: str = "4rBNTaVtlWrsM8G-mMBYk-",
+    org: str = "00D68000004DKqo",
+    user: str = "00568000004ogT4",
+    ip: str = "141.95.144.78",
+    app: str = "0H468000000kPN4",
+    entity: str = "EventLogFile",
+    status: str = "200",
+    derived: str | None = None,
+    client: str = "",
+    method: str = "GET",
+    resource: str = "/v58.0/query",
+) -> list[str]:
+    """An ApiTotalUsage row (the SEKOIA-IO 2023 sample by default)."""
+    if derived is None:
+        derived = f"{ts[0:4]}-{ts[4:6]}-{ts[6:8]}T{ts[8:10]}:{ts[10:12]}:{ts[12:14]}.{(ts[15:18] or '000')}Z"
+    return [
+        "ApiTotalUsage",
+        ts,
+        request_id,
+        org,
+        user,
+        "REST",
+        "58.0",
+        resource,
+        client,
+        method,
+        ip,
+        "1",
+        app,
+        entity,
+        status,
+        derived,
+    ]
