@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -282,6 +282,231 @@ def query(
     for row in rows:
         table.add_row(*(cell(v) for v in row))
     out.print(table)
+
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="Settings file (default ./workbench.toml or $WORKBENCH_CONFIG)."),
+]
+FORMATS = ("table", "json", "markdown", "csv")
+
+
+def _settings(config: Path | None) -> Any:
+    from workbench.config import ConfigError, load_settings
+
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+
+
+def _check_choice(value: str | None, choices: tuple[str, ...], option: str) -> None:
+    if value is not None and value not in choices:
+        raise fail(f"{option} {value!r} is not one of {', '.join(choices)}")
+
+
+def _print_findings(findings: list[dict[str, Any]], fmt: str, with_triage: bool, title: str) -> None:
+    from workbench import render
+
+    if fmt == "json":
+        sys.stdout.write(render.to_json(findings, with_triage) + "\n")
+    elif fmt == "markdown":
+        sys.stdout.write(render.to_markdown(findings, title))
+    elif fmt == "csv":
+        sys.stdout.write(render.to_csv(findings, with_triage))
+    else:
+        table = Table(title=f"{title}: {len(findings)}")
+        for name in ("severity", "score", "detector", "entity", "window (UTC)", "explanation", "id"):
+            table.add_column(name, overflow="fold")
+        if with_triage:
+            table.add_column("status")
+        styles = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim"}
+        for f in findings:
+            row = [
+                Text(f["severity"], style=styles.get(f["severity"], "")),
+                str(f["score"]),
+                cell(f["detector"]),
+                cell(f"{f['entity_label']} ({f['entity_id']})"),
+                cell(f"{f['window_start']:%Y-%m-%d %H:%M}"),
+                cell(f["explanation"]),
+                cell(f["id"]),
+            ]
+            if with_triage:
+                row.append(cell(f.get("status", "new")))
+            table.add_row(*row)
+        out.print(table)
+
+
+def _day_bound(value: str | None, option: str, end: bool = False) -> datetime | None:
+    day = _parse_date(value, option)
+    if day is None:
+        return None
+    start = datetime(day.year, day.month, day.day)
+    return start + timedelta(days=1) if end else start
+
+
+@app.command()
+def scan(
+    db: DbOption = None,
+    config: ConfigOption = None,
+    since: Annotated[
+        str | None, typer.Option(help="First day to report (default: 7 days before the last event).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Last day to report (default: the last day with events).")
+    ] = None,
+    detector: Annotated[list[str] | None, typer.Option(help="Only these detectors (repeatable).")] = None,
+    min_severity: Annotated[
+        str, typer.Option(help="Show findings at or above: low, medium, high, critical.")
+    ] = "low",
+    format: Annotated[str, typer.Option("--format", help="table, json, markdown or csv.")] = "table",
+    fail_on: Annotated[
+        str | None, typer.Option(help="Exit 1 if a finding is at or above this severity.")
+    ] = None,
+) -> None:
+    """Run the detector suite, store the findings (same id on re-run) and print them."""
+    from workbench.detect.base import SEVERITIES
+    from workbench.detect.registry import build_context, default_window, detector_names, run_detectors
+    from workbench.store.findings import load_findings, save_findings
+
+    _check_choice(format, FORMATS, "--format")
+    _check_choice(min_severity, SEVERITIES, "--min-severity")
+    _check_choice(fail_on, SEVERITIES, "--fail-on")
+    unknown = sorted(set(detector or []) - set(detector_names()))
+    if unknown:
+        raise fail(f"unknown detector(s) {', '.join(unknown)}; detectors: {', '.join(detector_names())}")
+    settings = _settings(config)
+    with opened(db) as con:
+        default_start, default_end = default_window(con)
+        start = _day_bound(since, "--since") or default_start
+        end = _day_bound(until, "--until", end=True) or default_end
+        if start >= end:
+            raise fail(f"--since {since} is after --until {until}")
+        err.print(Text(f"scanning {start:%Y-%m-%d} to {end - timedelta(days=1):%Y-%m-%d} (UTC)"))
+        frame = run_detectors(build_context(con, settings, start, end), detector)
+        save_findings(con, frame)
+        ids = frame["id"].to_list()
+        shown = load_findings(con, min_severity=min_severity, ids=ids) if ids else []
+    _print_findings(shown, format, with_triage=False, title="Findings")
+    if fail_on and any(SEVERITIES.index(f["severity"]) >= SEVERITIES.index(fail_on) for f in shown):
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+@app.command()
+def findings(
+    db: DbOption = None,
+    status: Annotated[str | None, typer.Option(help="new, confirmed, benign or false_positive.")] = None,
+    min_severity: Annotated[str | None, typer.Option(help="low, medium, high or critical.")] = None,
+    detector: Annotated[list[str] | None, typer.Option(help="Only these detectors (repeatable).")] = None,
+    include_suppressed: Annotated[bool, typer.Option(help="Also list suppressed findings.")] = False,
+    format: Annotated[str, typer.Option("--format", help="table, json, markdown or csv.")] = "table",
+) -> None:
+    """List stored findings with their triage status."""
+    from workbench.detect.base import SEVERITIES
+    from workbench.store.findings import TRIAGE_STATUSES, load_findings
+
+    _check_choice(format, FORMATS, "--format")
+    _check_choice(status, TRIAGE_STATUSES, "--status")
+    _check_choice(min_severity, SEVERITIES, "--min-severity")
+    with opened(db, read_only=True) as con:
+        rows = load_findings(con, status, min_severity, detector, include_suppressed=include_suppressed)
+    _print_findings(rows, format, with_triage=True, title="Stored findings")
+
+
+@app.command()
+def triage(
+    finding_id: Annotated[str, typer.Argument(help="Finding id (or a unique prefix of 6+ characters).")],
+    status: Annotated[str, typer.Option(help="new, confirmed, benign or false_positive.")],
+    note: Annotated[str | None, typer.Option(help="Why (kept with the finding).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Record a triage decision on a finding; re-scans keep it."""
+    from workbench.store.findings import FindingError, set_triage
+
+    with opened(db) as con:
+        try:
+            full = set_triage(con, finding_id, status, note)
+        except FindingError as exc:
+            raise fail(str(exc)) from None
+    out.print(Text(f"{full}: {status}" + (f" ({strip_control(note)})" if note else "")))
+
+
+@app.command()
+def suppress(
+    detector: Annotated[str, typer.Option(help="The detector to silence.")],
+    entity: Annotated[str, typer.Option(help="The one app, user or IP id it is silenced for.")],
+    until: Annotated[
+        str | None, typer.Option(help="Last day of the suppression (default: until removed).")
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="Why.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Suppress one detector for one entity (scoped, never a whole user); findings are kept, marked."""
+    from workbench.detect.registry import detector_names
+    from workbench.store.findings import FindingError, add_suppression
+
+    end = _day_bound(until, "--until", end=True)
+    with opened(db) as con:
+        try:
+            covered = add_suppression(con, detector, entity, end, reason, detector_names())
+        except FindingError as exc:
+            raise fail(str(exc)) from None
+    out.print(
+        Text(f"suppressed {detector} for {strip_control(entity)}: {covered} stored finding(s) now marked")
+    )
+
+
+@app.command()
+def integrations(
+    db: DbOption = None,
+    config: ConfigOption = None,
+    write_catalog: Annotated[
+        Path | None, typer.Option(help="Write a starter integrations.toml here.")
+    ] = None,
+) -> None:
+    """The connected apps seen in the logs, ranked by privilege; optionally a starter catalog."""
+    from workbench.inventory import inventory, starter_catalog
+
+    settings = _settings(config)
+    with opened(db, read_only=True) as con:
+        apps = inventory(con, settings)
+    table = Table(title=f"Integrations seen in the logs: {len(apps)}")
+    for name in (
+        "privilege",
+        "app",
+        "id",
+        "users",
+        "first seen",
+        "last seen",
+        "calls",
+        "objects",
+        "IPs",
+        "write %",
+        "error %",
+        "catalog",
+    ):
+        table.add_column(name, overflow="fold")
+    for a in apps:
+        table.add_row(
+            str(a["privilege"]),
+            cell(a["name"]),
+            cell(a["connected_app_id"]),
+            cell(", ".join(a["users"] or [])),
+            _minute(a["first_seen"]),
+            _minute(a["last_seen"]),
+            f"{a['calls']:,}",
+            cell(", ".join(a["objects"] or [])),
+            cell(", ".join((a["ips"] or [])[:4])),
+            f"{100 * (a['write_share'] or 0):.0f}",
+            f"{100 * (a['error_rate'] or 0):.1f}",
+            cell(a["catalog_name"] or "-"),
+        )
+    out.print(table)
+    if write_catalog:
+        if write_catalog.exists():
+            raise fail(f"{write_catalog} already exists: choose another path or remove it")
+        write_catalog.write_text(starter_catalog(apps), encoding="utf-8")
+        out.print(Text(f"wrote a starter catalog for {len(apps)} app(s) to {write_catalog}: review it"))
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS events (
     user_id          VARCHAR,
     user_name        VARCHAR,
     connected_app_id VARCHAR,
+    connected_app_name VARCHAR,
     client_name      VARCHAR,
     client_ip        VARCHAR,
     source_ip        VARCHAR,
@@ -59,6 +60,7 @@ CREATE TABLE IF NOT EXISTS hourly_activity (
     event_type       VARCHAR NOT NULL,
     hour             TIMESTAMP NOT NULL,
     connected_app_id VARCHAR,
+    connected_app_name VARCHAR,
     user_id          VARCHAR,            -- first 15 characters
     user_name        VARCHAR,
     client_name      VARCHAR,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from workbench.store.queries import migration_scripts
+from workbench.store.queries import first_row, migration_scripts
 
 DEFAULT_DB = Path("workbench.duckdb")
 SCHEMA_VERSION = len(migration_scripts())
@@ -87,12 +87,12 @@ def store(path: Path | str | None = None, read_only: bool = False) -> Iterator[d
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     """The schema version recorded in `meta`, 0 for an empty database."""
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
-    ).fetchone()
+    exists = first_row(
+        con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'")
+    )
     if not exists or not exists[0]:
         return 0
-    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    row = first_row(con.execute("SELECT value FROM meta WHERE key = 'schema_version'"))
     return int(row[0]) if row else 0
 
 

@@ -29,7 +29,7 @@ from workbench.sources.local import (
     materialise,
     open_text_bytes,
 )
-from workbench.store.queries import statements
+from workbench.store.queries import first_row, statements
 
 
 class RefusedFile(Exception):
@@ -43,6 +43,7 @@ COMMON_SOURCES: dict[str, tuple[str, ...]] = {
     "user_id": ("USER_ID", "USER_ID_DERIVED"),
     "user_name": ("USER_NAME",),
     "connected_app_id": ("CONNECTED_APP_ID",),
+    "connected_app_name": ("CONNECTED_APP_NAME",),
     "client_name": ("CLIENT_NAME",),
     "client_ip": ("CLIENT_IP",),
     "source_ip": ("SOURCE_IP",),
@@ -241,7 +242,7 @@ def _read_csv_sql(paths: list[Path], header: list[str], gzipped: bool) -> str:
 
 _EVENT_COLUMNS = (
     "file_id, org_id, event_type, ts, request_id, user_id, user_name, connected_app_id, "
-    "client_name, client_ip, source_ip, api_family, api_resource, http_method, entity_name, "
+    "connected_app_name, client_name, client_ip, source_ip, api_family, api_resource, http_method, entity_name, "
     "status_code, rows_processed, user_agent, is_error, row_key, attributes"
 )
 # Files that share a header are read by one read_csv call (DuckDB parallelises across them)
@@ -289,9 +290,11 @@ class Ingester:
             result.reason = str(exc)
             self._record_refusal(source, result.reason)
             return result
-        seen = self.con.execute(
-            "SELECT path FROM files WHERE content_hash = ? AND status = 'ingested' LIMIT 1", [digest]
-        ).fetchone()
+        seen = first_row(
+            self.con.execute(
+                "SELECT path FROM files WHERE content_hash = ? AND status = 'ingested' LIMIT 1", [digest]
+            )
+        )
         where = seen[0] if seen else pending_digests.get(digest)
         if where:
             result.status, result.reason = "skipped", f"same content already ingested from {where}"
@@ -312,7 +315,7 @@ class Ingester:
         """Read files sharing one header in one scan, then commit them together."""
         con = self.con
         for item in chunk:
-            item.file_id = int(con.execute("SELECT nextval('file_id_seq')").fetchone()[0])  # type: ignore[index]
+            item.file_id = int(first_row(con.execute("SELECT nextval('file_id_seq')"))[0])  # type: ignore[index]
         try:
             self._read(chunk, [i.path for i in chunk], chunk[0].gzipped, create=True)
         except duckdb.Error as exc:
@@ -525,11 +528,13 @@ class Ingester:
         overlapping = [
             (org, event_type, first, last)
             for org, event_type, first, last in spans
-            if con.execute(
-                """SELECT 1 FROM files WHERE status = 'ingested' AND org_id = ? AND event_type = ?
+            if first_row(
+                con.execute(
+                    """SELECT 1 FROM files WHERE status = 'ingested' AND org_id = ? AND event_type = ?
                     AND first_ts <= ? AND last_ts >= ? LIMIT 1""",
-                [org, event_type, last, first],
-            ).fetchone()
+                    [org, event_type, last, first],
+                )
+            )
         ]
         stored = ""
         if overlapping:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Any
+
+import polars as pl
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -46,3 +49,15 @@ def describe_query(name: str) -> str:
 def named_queries() -> list[str]:
     """Names of the user-facing queries (migrations excluded)."""
     return sorted(p.stem for p in queries_dir().glob("*.sql"))
+
+
+def query_frame(con: Any, name: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
+    """Run queries/NAME.sql and return its rows as a Polars frame."""
+    return con.sql(load_query(name), params=params or None).pl()
+
+
+def first_row(result: Any) -> Any:
+    """The first row of an executed statement (None if it has none), consuming the result:
+    DuckDB refuses new work on a connection while a result is only partly fetched."""
+    rows = result.fetchall()
+    return rows[0] if rows else None

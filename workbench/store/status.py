@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 
 import duckdb
 
-from workbench.store.queries import load_query
+from workbench.store.queries import first_row, load_query
 
 
 @dataclass
@@ -79,7 +79,7 @@ def store_status(con: duckdb.DuckDBPyConnection) -> StoreStatus:
         days.setdefault((org_id, event_type), []).append(day)
     for item in coverage:
         item.missing_days = missing_days(days.get((item.org_id, item.event_type), []))
-    refused, total = con.execute(
-        "SELECT count(*) FILTER (WHERE status = 'refused'), count(*) FROM files"
-    ).fetchone()  # type: ignore[misc]
+    refused, total = first_row(
+        con.execute("SELECT count(*) FILTER (WHERE status = 'refused'), count(*) FROM files")
+    )  # type: ignore[misc]
     return StoreStatus(coverage, int(refused), int(total))

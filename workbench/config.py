@@ -1,0 +1,239 @@
+"""Settings (workbench.toml) and the integration catalog (integrations.toml).
+
+workbench.toml is optional. Each detector's defaults live here, overridable per detector:
+
+    [detect.volume_spike]
+    min_calls = 200
+    [detect]
+    sensitive_objects = ["User", "Case", "Invoice__c"]
+    integrations = "integrations.toml"
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CONFIG = Path("workbench.toml")
+
+# Objects whose first touch by an integration matters more: identities, support data, files.
+DEFAULT_SENSITIVE_OBJECTS = (
+    "User", "Case", "CaseComment", "EmailMessage", "ContentVersion", "ContentDocument",
+    "Attachment", "Document", "Note", "Contact", "Lead", "Opportunity", "PermissionSet",
+    "PermissionSetAssignment", "Profile", "LoginHistory", "AuthSession", "SetupAuditTrail",
+)  # fmt: skip
+
+# Client strings of known attacker tooling (2025 Drift and Gainsight incidents), with how much
+# one sighting weighs. Versions are exact: generic libraries at other versions are normal traffic.
+DEFAULT_SUSPICIOUS_CLIENTS: dict[str, int] = {
+    "Salesforce-Multi-Org-Fetcher/1.0": 90,
+    "Salesforce-CLI/1.0": 70,
+    "python-requests/2.32.4": 55,
+    "Python/3.11 aiohttp/3.12.15": 60,
+    "Python/3.11 aiohttp/3.13.1": 60,
+}
+
+DETECTOR_DEFAULTS: dict[str, dict[str, Any]] = {
+    "volume_spike": {"baseline_days": 28, "min_history_days": 5, "min_ratio": 2.0, "min_calls": 100,
+                     "mad_threshold": 4.0},
+    "hourly_burst": {"baseline_days": 28, "min_calls": 200, "min_ratio": 5.0},
+    "dormant_wakeup": {"silent_days": 14, "min_calls": 10},
+    "mass_export": {"bands": [10_000, 50_000, 100_000], "baseline_days": 30},
+    "off_hours": {"baseline_days": 28, "min_history_days": 7, "min_calls": 20, "rare_share": 0.005},
+    "schedule_shift": {"baseline_days": 28, "min_history_days": 7, "min_shift_hours": 3,
+                       "concentration": 0.8, "outside_share": 0.7},
+    "new_ip": {"min_calls": 5, "min_history_days": 7},
+    "new_connected_app": {"min_calls": 20, "min_history_days": 7},
+    "new_user_for_app": {"min_calls": 5, "min_history_days": 7},
+    "error_rate_jump": {"baseline_days": 28, "min_calls": 100, "min_jump_points": 10.0},
+    "auth_failure_burst": {"min_failures": 10, "baseline_days": 28},
+    "probe_then_success": {"min_failures": 3, "window_minutes": 30},
+    "new_object_access": {"min_calls": 3, "min_history_days": 7},
+    "fan_out": {"baseline_days": 28, "min_history_days": 7, "min_objects": 5, "min_ratio": 1.5},
+    "recon_then_export": {"window_minutes": 60, "min_recon_calls": 5, "min_export_rows": 1000},
+    "bulk_job_deleted": {"window_minutes": 30},
+    "suspicious_client": {},
+    "compound_outlier": {"baseline_days": 28, "min_history_days": 10, "z_threshold": 3.5,
+                         "min_features": 3},
+}  # fmt: skip
+
+
+class ConfigError(Exception):
+    """A settings or catalog file that cannot be used; the message says where and why."""
+
+
+@dataclass
+class CatalogEntry:
+    """What an integration is declared to do ("a user with a job description")."""
+
+    name: str
+    connected_app_id: str | None = None
+    user: str | None = None  # integration user id or user name
+    owner: str = ""
+    purpose: str = ""
+    expected_hours: tuple[int, int] | None = None  # UTC, [start, end) in whole hours
+    expected_weekdays: tuple[int, ...] | None = None  # 0 = Monday
+    egress_cidrs: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    allowed_objects: tuple[str, ...] | None = None
+    expected_daily_calls: int | None = None
+    bursty_days: tuple[str | int, ...] = ()  # "month_end" or a day of month
+
+    def matches(self, connected_app_id: str | None, user_id: str | None, user_name: str | None) -> bool:
+        """Whether this entry describes the given app or user (ids compare on 15 characters)."""
+        if self.connected_app_id and connected_app_id:
+            return self.connected_app_id[:15] == connected_app_id[:15]
+        if self.user:
+            return self.user[:15] == (user_id or "")[:15] or self.user == user_name
+        return False
+
+    def hours_text(self) -> str:
+        """The declared window as text, e.g. '02:00-04:00 UTC'."""
+        if not self.expected_hours:
+            return ""
+        start, end = self.expected_hours
+        return f"{start:02d}:00-{end:02d}:00 UTC"
+
+    def in_hours(self, hour: int) -> bool:
+        """Whether an hour of day (UTC) is inside the declared window (which may wrap midnight)."""
+        if not self.expected_hours:
+            return True
+        start, end = self.expected_hours
+        return start <= hour < end if start < end else hour >= start or hour < end
+
+    def egress_allows(self, ip: str) -> bool | None:
+        """True/False when egress CIDRs are declared and IP is an address; None otherwise."""
+        if not self.egress_cidrs:
+            return None
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return None
+        return any(address in net for net in self.egress_cidrs if net.version == address.version)
+
+
+@dataclass
+class Settings:
+    """Everything configurable, with the defaults filled in."""
+
+    detectors: dict[str, dict[str, Any]] = field(default_factory=lambda: _copy_defaults())
+    sensitive_objects: tuple[str, ...] = DEFAULT_SENSITIVE_OBJECTS
+    sensitive_custom_objects: bool = False  # treat every custom object (__c) as sensitive
+    suspicious_clients: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_SUSPICIOUS_CLIENTS))
+    catalog: list[CatalogEntry] = field(default_factory=list)
+    catalog_path: Path | None = None
+
+    def detector(self, name: str) -> dict[str, Any]:
+        """The settings of one detector."""
+        return self.detectors.get(name, {})
+
+    def is_sensitive(self, entity: str | None) -> bool:
+        """Whether touching this object deserves more attention."""
+        if not entity:
+            return False
+        if entity in self.sensitive_objects:
+            return True
+        return self.sensitive_custom_objects and entity.endswith("__c")
+
+    def catalog_for(
+        self, connected_app_id: str | None, user_id: str | None = None, user_name: str | None = None
+    ) -> CatalogEntry | None:
+        """The declared entry for an app or user, if any."""
+        return next((e for e in self.catalog if e.matches(connected_app_id, user_id, user_name)), None)
+
+
+def _copy_defaults() -> dict[str, dict[str, Any]]:
+    return {name: dict(values) for name, values in DETECTOR_DEFAULTS.items()}
+
+
+_WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+
+
+def _hours(value: str, where: str) -> tuple[int, int]:
+    try:
+        start, end = (part.strip() for part in value.split("-"))
+        start_hour, end_hour = int(start.split(":")[0]), int(end.split(":")[0])
+    except ValueError:
+        raise ConfigError(f"{where}: expected_hours {value!r} is not like '02:00-04:00'") from None
+    if not (0 <= start_hour <= 23 and 0 <= end_hour <= 24):
+        raise ConfigError(f"{where}: expected_hours {value!r} is outside 00:00-24:00")
+    return start_hour, end_hour % 24 if end_hour != 24 else 24
+
+
+def load_catalog(path: Path) -> list[CatalogEntry]:
+    """Parse integrations.toml: a list of [[integration]] tables."""
+    data = _read_toml(path)
+    entries = []
+    for index, raw in enumerate(data.get("integration", []), start=1):
+        where = f"{path}: integration #{index}"
+        if not isinstance(raw, dict) or not raw.get("name"):
+            raise ConfigError(f"{where}: needs a name")
+        if not raw.get("connected_app_id") and not raw.get("user"):
+            raise ConfigError(f"{where} ({raw['name']}): needs connected_app_id or user")
+        try:
+            cidrs = tuple(ipaddress.ip_network(c, strict=False) for c in raw.get("egress_cidrs", []))
+        except ValueError as exc:
+            raise ConfigError(f"{where}: egress_cidrs: {exc}") from None
+        weekdays = raw.get("expected_weekdays")
+        try:
+            days = tuple(_WEEKDAYS[d.lower()[:3]] for d in weekdays) if weekdays else None
+        except (KeyError, AttributeError):
+            raise ConfigError(f"{where}: expected_weekdays must be names like 'Mon'") from None
+        entries.append(
+            CatalogEntry(
+                name=str(raw["name"]),
+                connected_app_id=raw.get("connected_app_id"),
+                user=raw.get("user"),
+                owner=str(raw.get("owner", "")),
+                purpose=str(raw.get("purpose", "")),
+                expected_hours=_hours(raw["expected_hours"], where) if raw.get("expected_hours") else None,
+                expected_weekdays=days,
+                egress_cidrs=cidrs,
+                allowed_objects=tuple(raw["allowed_objects"]) if "allowed_objects" in raw else None,
+                expected_daily_calls=raw.get("expected_daily_calls"),
+                bursty_days=tuple(raw.get("bursty_days", ())),
+            )
+        )
+    return entries
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Settings from --config, $WORKBENCH_CONFIG or ./workbench.toml (all optional)."""
+    settings = Settings()
+    explicit = path or (Path(os.environ["WORKBENCH_CONFIG"]) if os.environ.get("WORKBENCH_CONFIG") else None)
+    config_path = explicit or DEFAULT_CONFIG
+    if explicit and not config_path.exists():
+        raise ConfigError(f"{config_path}: no such settings file")
+    data = _read_toml(config_path) if config_path.exists() else {}
+    detect = data.get("detect", {})
+    for name, values in detect.items():
+        if isinstance(values, dict):
+            if name not in settings.detectors:
+                raise ConfigError(f"{config_path}: [detect.{name}] is not a detector")
+            settings.detectors[name].update(values)
+    if "sensitive_objects" in detect:
+        settings.sensitive_objects = tuple(detect["sensitive_objects"])
+    settings.sensitive_custom_objects = bool(detect.get("sensitive_custom_objects", False))
+    for client, weight in detect.get("suspicious_clients", {}).items():
+        settings.suspicious_clients[str(client)] = int(weight)
+    catalog = detect.get("integrations") or data.get("integrations")
+    if catalog:
+        catalog_path = Path(catalog)
+        if not catalog_path.is_absolute():
+            catalog_path = config_path.parent / catalog_path
+        settings.catalog_path = catalog_path
+        settings.catalog = load_catalog(catalog_path)
+    return settings

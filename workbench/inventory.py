@@ -1,0 +1,96 @@
+"""The integration inventory seen in the logs, ranked by privilege, and a starter catalog."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import math
+from typing import Any
+
+import duckdb
+
+from workbench.config import Settings
+from workbench.store.queries import query_frame
+
+_WEEKDAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+def privilege_score(app: dict[str, Any], settings: Settings) -> int:
+    """0-100: what a stolen token of this app could reach (writes, objects, sensitive objects,
+    bulk access, volume)."""
+    objects = app["objects"] or []
+    sensitive = [o for o in objects if settings.is_sensitive(o)]
+    score = (
+        30 * (app["write_share"] or 0)
+        + min(25, 3 * len(objects))
+        + min(20, 5 * len(sensitive))
+        + (15 if (app["bulk_share"] or 0) > 0 else 0)
+        + min(10, math.log10(max(app["calls"], 1)) * 2)
+    )
+    return max(0, min(100, round(score)))
+
+
+def inventory(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[dict[str, Any]]:
+    """Every connected app with its observed behaviour, most privileged first."""
+    apps = query_frame(con, "integrations_inventory").to_dicts()
+    for app in apps:
+        app["privilege"] = privilege_score(app, settings)
+        app["sensitive_objects"] = [o for o in app["objects"] or [] if settings.is_sensitive(o)]
+        entry = settings.catalog_for(app["connected_app_id"])
+        app["catalog_name"] = entry.name if entry else None
+    return sorted(apps, key=lambda a: (-a["privilege"], -a["calls"]))
+
+
+def _toml_string(value: str) -> str:
+    # A JSON string is a valid TOML basic string (same escapes), so log text cannot break out.
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _hours_window(hours: list[int]) -> str:
+    """The smallest window (possibly wrapping midnight) covering the active hours."""
+    if not hours:
+        return "00:00-24:00"
+    active = sorted(set(hours))
+    if len(active) == 24:
+        return "00:00-24:00"
+    gaps = [((active[(i + 1) % len(active)] - h) % 24, h) for i, h in enumerate(active)]
+    _, last_before_gap = max(gaps)
+    start = active[(active.index(last_before_gap) + 1) % len(active)]
+    end = (last_before_gap + 1) % 24
+    return f"{start:02d}:00-{end if end else 24:02d}:00"
+
+
+def starter_catalog(apps: list[dict[str, Any]]) -> str:
+    """integrations.toml text declaring what each app was observed to do: review, then use it."""
+    lines = [
+        "# Starter integration catalog written by `workbench integrations --write-catalog`.",
+        "# Every value below is what the logs showed, not what was agreed: review each entry with",
+        "# the integration's owner, then point workbench.toml at this file ([detect] integrations = ...).",
+        "",
+    ]
+    for app in apps:
+        weekdays = [_WEEKDAY_NAMES[d - 1] for d in app["active_weekdays"] or []]
+        lines += [
+            "[[integration]]",
+            f"name = {_toml_string(str(app['name'] or app['connected_app_id']))}",
+            f"connected_app_id = {_toml_string(app['connected_app_id'])}",
+            'owner = ""',
+            'purpose = ""',
+            f"# users seen: {', '.join(json.dumps(u) for u in (app['users'] or [])[:5])}",
+            f"expected_hours = {_toml_string(_hours_window(app['active_hours'] or []))}  # UTC",
+            f"expected_weekdays = [{', '.join(_toml_string(d) for d in weekdays)}]",
+            f"egress_cidrs = [{', '.join(_toml_string(ip + '/32') for ip in app['ips'] or [] if _is_ip(ip))}]",
+            f"allowed_objects = [{', '.join(_toml_string(o) for o in app['objects'] or [])}]",
+            f"expected_daily_calls = {round(app['p90_daily_calls'] or 0)}",
+            'bursty_days = []  # e.g. ["month_end", 15]',
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
