@@ -485,7 +485,7 @@ def integrations(
         "error %",
         "catalog",
     ):
-        table.add_column(name, overflow="fold")
+        table.add_column(name, overflow="fold", no_wrap=name not in ("users", "objects", "IPs"))
     for a in apps:
         table.add_row(
             str(a["privilege"]),

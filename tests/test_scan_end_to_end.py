@@ -1,0 +1,194 @@
+"""The quality bar on sample_logs/: the planted incident is found, the benign patterns are not."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import quoted_csv
+from tests.test_ingest_formats import LOGIN_HEADER, LOGIN_ROW
+from workbench.cli import app
+from workbench.store.ingest import ingest_paths
+
+ROOT = Path(__file__).resolve().parent.parent
+ACME = "00Dr0F3kxdTdhsx"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("sample") / "sample.duckdb"
+    result = runner.invoke(app, ["ingest", str(ROOT / "sample_logs"), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    return db
+
+
+@pytest.fixture
+def db(sample_db: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "scan.duckdb"
+    shutil.copy(sample_db, copy)
+    return copy
+
+
+def scan_json(db: Path, *args: str) -> list[dict]:
+    result = runner.invoke(app, ["scan", "--db", str(db), "--format", "json", *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def gainsight_app(db: Path) -> str:
+    con = duckdb.connect(str(db), read_only=True)
+    (app_id,) = con.execute(
+        "SELECT DISTINCT connected_app_id FROM events WHERE connected_app_name = 'Gainsight CS' AND org_id = ?",
+        [ACME],
+    ).fetchall()[0]
+    con.close()
+    return app_id
+
+
+def test_planted_incident_is_high_or_critical_in_three_families(db: Path) -> None:
+    findings = scan_json(db)
+    serious = [f for f in findings if f["severity"] in ("high", "critical")]
+    target = gainsight_app(db)
+    assert serious and all(f["org_id"] == ACME and f["entity_id"] == target for f in serious)
+    families = {f["category"] for f in serious}
+    assert "geo_identity" in families and "sequence" in families
+    assert families & {"temporal", "behavioral"}
+    detectors = {f["detector"] for f in serious}
+    assert {"new_ip", "off_hours", "new_object_access", "recon_then_export", "bulk_job_deleted",
+            "mass_export", "suspicious_client"} <= detectors  # fmt: skip
+    for f in serious:
+        assert re.search(r"\d", f["explanation"]), f  # explained in numbers
+    explanations = " ".join(f["explanation"] for f in serious)
+    for number in ("185.220.101.143", "3.239.45.43", "184,215", "ContentVersion"):
+        assert number in explanations
+
+
+def test_benign_patterns_stay_low_over_the_whole_history(db: Path) -> None:
+    findings = scan_json(db, "--since", "2025-10-18", "--until", "2025-11-21")
+    target = gainsight_app(db)
+    above_low = [f for f in findings if f["severity"] != "low"]
+    assert above_low and all(f["entity_id"] == target for f in above_low), [
+        (f["detector"], f["entity_label"], f["severity"]) for f in above_low if f["entity_id"] != target
+    ]
+    incident_days = {"2025-11-18", "2025-11-19"}
+    assert all(f["window_start"][:10] in incident_days for f in above_low)
+
+
+def test_json_contract_and_stable_ids_and_triage_survive_rescans(db: Path) -> None:
+    first = scan_json(db)
+    assert set(first[0]) == {
+        "id", "detector", "category", "severity", "score", "org_id", "entity_type", "entity_id",
+        "entity_label", "window_start", "window_end", "observed", "baseline", "explanation", "evidence",
+    }  # fmt: skip
+    assert first[0]["window_start"].endswith("Z") and 0 <= first[0]["score"] <= 100
+    finding = first[0]["id"]
+    triaged = runner.invoke(
+        app, ["triage", finding[:8], "--status", "confirmed", "--note", "token abuse", "--db", str(db)]
+    )
+    assert triaged.exit_code == 0, triaged.output
+    second = scan_json(db)
+    assert [f["id"] for f in second] == [f["id"] for f in first]
+    listed = runner.invoke(app, ["findings", "--status", "confirmed", "--format", "json", "--db", str(db)])
+    (kept,) = json.loads(listed.stdout)
+    assert kept["id"] == finding and kept["status"] == "confirmed" and kept["note"] == "token abuse"
+
+
+def test_fail_on_gives_exit_1_for_cron(db: Path) -> None:
+    assert runner.invoke(app, ["scan", "--db", str(db), "--fail-on", "critical"]).exit_code == 1
+    quiet = runner.invoke(app, ["scan", "--db", str(db), "--detector", "schedule_shift", "--fail-on", "low"])
+    assert quiet.exit_code == 0
+
+
+def test_suppression_is_scoped_and_keeps_the_findings(db: Path) -> None:
+    scan_json(db)
+    target = gainsight_app(db)
+    bad = runner.invoke(app, ["suppress", "--detector", "new_ip", "--entity", "*", "--db", str(db)])
+    assert bad.exit_code == 2 and "scoped" in bad.output
+    done = runner.invoke(app, ["suppress", "--detector", "new_ip", "--entity", target, "--reason", "vendor moved",
+                               "--db", str(db)])  # fmt: skip
+    assert done.exit_code == 0 and "3 stored finding(s)" in done.output
+    shown = {f["detector"] for f in scan_json(db)}
+    assert "new_ip" not in shown and "off_hours" in shown
+    everything = runner.invoke(app, ["findings", "--include-suppressed", "--format", "json", "--db", str(db)])
+    assert sum(1 for f in json.loads(everything.stdout) if f["suppressed"]) == 3
+
+
+def test_bad_options_are_one_line_errors(db: Path) -> None:
+    for args, text in (
+        (["scan", "--format", "xml"], "--format"),
+        (["scan", "--detector", "nope"], "unknown detector"),
+        (["scan", "--since", "2025-13-01"], "not a date"),
+        (["triage", "abc", "--status", "confirmed"], "too short"),
+        (["triage", "abcdefgh", "--status", "maybe"], "status"),
+    ):
+        result = runner.invoke(app, [*args, "--db", str(db)])
+        assert result.exit_code == 2 and text in result.output and "Traceback" not in result.output
+
+
+def test_markdown_and_csv_outputs_neutralise_hostile_strings(db: Path, tmp_path: Path) -> None:
+    hostile = "[click](http://evil.test) | `x` <b>=cmd</b>"
+    header = [*LOGIN_HEADER]
+    rows = []
+    for minute in range(3):
+        row = list(LOGIN_ROW)
+        row[header.index("BROWSER_TYPE")] = "Salesforce-Multi-Org-Fetcher/1.0"
+        row[header.index("USER_NAME")] = hostile
+        row[header.index("REQUEST_ID")] = f"evil{minute}"
+        row[header.index("TIMESTAMP_DERIVED")] = f"2025-11-20T03:0{minute}:00.000Z"
+        row[header.index("ORGANIZATION_ID")] = ACME
+        rows.append(row)
+    (tmp_path / "evil.csv").write_text(quoted_csv(header, rows))
+    con = duckdb.connect(str(db))
+    ingest_paths(con, [tmp_path / "evil.csv"])
+    con.close()
+    md = runner.invoke(
+        app, ["scan", "--db", str(db), "--detector", "suspicious_client", "--format", "markdown"]
+    )
+    assert "Salesforce\\-Multi\\-Org\\-Fetcher" in md.stdout
+    assert "](http" not in md.stdout and "<b>" not in md.stdout
+    for line in md.stdout.splitlines():
+        if line.startswith("| ") and "suspicious" in line:
+            assert line.count(" | ") == 6  # the pipe in the user name did not add a column
+    csv_out = runner.invoke(
+        app, ["findings", "--db", str(db), "--format", "csv", "--detector", "suspicious_client"]
+    )
+    assert ",=" not in csv_out.stdout
+
+
+def test_integrations_inventory_and_starter_catalog(db: Path, tmp_path: Path) -> None:
+    catalog = tmp_path / "integrations.toml"
+    result = runner.invoke(app, ["integrations", "--db", str(db), "--write-catalog", str(catalog)])
+    assert result.exit_code == 0, result.output
+    assert "Gainsight CS" in result.output and "Informatica Cloud" in result.output
+    from workbench.config import load_catalog
+
+    entries = load_catalog(catalog)
+    assert {e.name for e in entries} >= {"Gainsight CS", "Zuora Billing", "HubSpot"}
+    etl = next(e for e in entries if e.name == "Informatica Cloud")
+    assert etl.expected_weekdays == (0, 1, 2, 3, 4) and etl.expected_hours == (2, 4)
+    again = runner.invoke(app, ["integrations", "--db", str(db), "--write-catalog", str(catalog)])
+    assert again.exit_code == 2 and "already exists" in again.output
+
+
+def test_catalog_declarations_show_in_explanations(db: Path, tmp_path: Path) -> None:
+    target = gainsight_app(db)
+    (tmp_path / "integrations.toml").write_text(
+        f'[[integration]]\nname = "Gainsight CS"\nconnected_app_id = "{target}"\n'
+        'expected_hours = "06:00-20:00"\nallowed_objects = ["Account", "Contact", "Opportunity", "Task"]\n'
+    )
+    (tmp_path / "workbench.toml").write_text('[detect]\nintegrations = "integrations.toml"\n')
+    findings = scan_json(db, "--config", str(tmp_path / "workbench.toml"))
+    explanations = " ".join(f["explanation"] for f in findings)
+    assert "declared 06:00-20:00 UTC" in explanations
+    assert "Not in the objects declared for Gainsight CS" in explanations
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[detect\n")
+    bad = runner.invoke(app, ["scan", "--db", str(db), "--config", str(broken)])
+    assert bad.exit_code == 2 and "not valid TOML" in bad.output
