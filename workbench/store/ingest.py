@@ -276,7 +276,7 @@ class Ingester:
 
     def close(self) -> None:
         """Drop the temporary tables and files."""
-        for name in ("batch", "batch_rejects", "batch_new", "stage", "csv_rejects", "csv_scans"):
+        for name in ("batch", "batch_rejects", "stage", "csv_rejects", "csv_scans"):
             self.con.execute(f"DROP TABLE IF EXISTS {name}")
         self._tmp.cleanup()
 
@@ -547,18 +547,35 @@ class Ingester:
                            AND e.org_id = b.org_id AND e.event_type = b.event_type
                            AND e.ts = b.ts AND e.row_key = b.row_key)"""
         # Rows repeated inside the batch (a file and its re-delivery, or overlapping hourly and
-        # daily files) keep one occurrence, from the file read first.
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE batch_new AS
-                SELECT {_EVENT_COLUMNS} FROM batch b
-                 WHERE reject_reason IS NULL {stored}
-               QUALIFY row_number() OVER (PARTITION BY org_id, event_type, ts, row_key
-                                          ORDER BY file_id) = 1"""
+        # daily files) keep one occurrence, from the file read first. Checking for repeats first
+        # is cheaper than always ranking every row.
+        (repeats,) = first_row(
+            con.execute(
+                """SELECT count(*) - count(DISTINCT (org_id, event_type, ts, row_key))
+                 FROM batch WHERE reject_reason IS NULL"""
+            )
         )
-        con.execute(f"INSERT INTO events ({_EVENT_COLUMNS}) SELECT * FROM batch_new")
-        for org, event_type, first, last in con.execute(
-            "SELECT org_id, event_type, min(ts), max(ts) FROM batch_new GROUP BY ALL"
-        ).fetchall():
+        first_only = (
+            "QUALIFY row_number() OVER (PARTITION BY org_id, event_type, ts, row_key ORDER BY file_id) = 1"
+            if repeats
+            else ""
+        )
+        con.execute(
+            f"""INSERT INTO events ({_EVENT_COLUMNS})
+                SELECT {_EVENT_COLUMNS} FROM batch b
+                 WHERE reject_reason IS NULL {stored} {first_only}"""
+        )
+        # The new rows are the events with this batch's file ids (file ids only grow).
+        added = con.execute(
+            """SELECT file_id, org_id, event_type, count(*), min(ts), max(ts) FROM events
+                WHERE file_id BETWEEN (SELECT min(file_id) FROM batch) AND (SELECT max(file_id) FROM batch)
+                GROUP BY ALL"""
+        ).fetchall()
+        spans: dict[tuple[str, str], tuple[datetime, datetime]] = {}
+        for _, org, event_type, _, first, last in added:
+            old = spans.get((org, event_type))
+            spans[(org, event_type)] = (min(first, old[0]), max(last, old[1])) if old else (first, last)
+        for (org, event_type), (first, last) in spans.items():
             window = {
                 "org_id": org,
                 "event_type": event_type,
@@ -567,9 +584,10 @@ class Ingester:
             }
             for statement in statements("refresh_hourly_activity"):
                 con.execute(statement, window)
-        added = con.execute("SELECT file_id, count(*) FROM batch_new GROUP BY file_id").fetchall()
-        con.execute("DROP TABLE batch_new")
-        return {int(f): int(n) for f, n in added}
+        counts: dict[int, int] = {}
+        for file_id, _, _, n, _, _ in added:
+            counts[int(file_id)] = counts.get(int(file_id), 0) + int(n)
+        return counts
 
 
 def _chunks(accepted: list[_Accepted]) -> list[list[_Accepted]]:
