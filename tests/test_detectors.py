@@ -335,3 +335,20 @@ def test_findings_on_the_same_entity_and_day_raise_each_other() -> None:
     corroborate([a, b, c])
     assert a.score == 68 and b.score == 68 and c.score == 60
     assert a.evidence["corroborated_by"] == ["temporal"]
+
+
+def test_thin_history_gives_low_confidence_not_silence() -> None:
+    short = [*history(days=3), row(at(END, 9), 10, ip="185.220.101.1", entity_name="User")]
+    (ip,) = geo_identity.new_ip(context(short))
+    (obj,) = behavioral.new_object_access(context(short))
+    for f in (ip, obj):
+        assert severity_for(round(f.score)) == "low" and "Only 2 days of history" in f.explanation
+    (spike,) = volume.volume_spike(context(only_end(history(days=4), calls=70)))
+    assert severity_for(round(spike.score)) == "low" and "low confidence" in spike.explanation
+
+
+def test_recurring_day_of_month_burst_is_expected() -> None:
+    rows = history(days=45)
+    burst_days = {END, END - timedelta(days=31)}  # the 20th of this and last month
+    rows = [r | {"calls": 70} if r["hour"].date() in burst_days else r for r in rows]
+    assert volume.volume_spike(context(rows)) == []

@@ -35,8 +35,8 @@ def new_object_access(ctx: DetectorContext) -> list[Finding]:
         ["org_id", "entity_type", "entity_id", "entity_label", "day"], as_dict=True
     ).items():
         history = (group["first_ts"].min() - group["entity_first"].min()).days
-        if history < p["min_history_days"]:
-            continue
+        if history < 1:
+            continue  # the entity's first day: every object is new
         objects = group["entity_name"].to_list()
         usage = frame.filter(
             (pl.col("org_id") == org) & (pl.col("entity_id") == eid) & pl.col("entity_name").is_in(objects)
@@ -72,6 +72,8 @@ def new_object_access(ctx: DetectorContext) -> list[Finding]:
         note = f" Sensitive: {', '.join(sensitive)}." if sensitive else ""
         if undeclared and entry:
             note += f" Not in the objects declared for {entry.name}: {', '.join(undeclared)}."
+        if history < p["min_history_days"]:
+            score, note = min(score, 39), note + f" Only {history} days of history: low confidence."
         ips = sorted({ip for row in usage["ips"].to_list() for ip in row})
         findings.append(
             Finding(

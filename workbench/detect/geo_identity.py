@@ -41,8 +41,8 @@ def new_ip(ctx: DetectorContext) -> list[Finding]:
         if not ctx.in_window(row["first_ts"]) or row["window_calls"] < p["min_calls"]:
             continue
         history = (row["first_ts"] - row["app_first"]).days
-        if history < p["min_history_days"]:
-            continue
+        if history < 1:
+            continue  # the app's first day: everything is new
         earlier = pairs.filter(
             (pl.col("org_id") == row["org_id"])
             & (pl.col("entity_id") == row["entity_id"])
@@ -60,6 +60,8 @@ def new_ip(ctx: DetectorContext) -> list[Finding]:
             if allowed is False and entry
             else ""
         )
+        if history < p["min_history_days"]:
+            score, egress = min(score, 39), egress + f" Only {history} days of history: low confidence."
         findings.append(
             Finding(
                 "new_ip", "geo_identity", row["org_id"], "connected_app", row["entity_id"], row["entity_label"],

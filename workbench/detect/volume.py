@@ -45,7 +45,7 @@ def volume_spike(ctx: DetectorContext) -> list[Finding]:
                 for n in range(1, p["baseline_days"] + 1)
                 if (d := day - timedelta(days=n)) >= first_day and (d.weekday() >= 5) == weekend
             ]
-            if len(history) < p["min_history_days"]:
+            if len(history) < 2:
                 continue
             median = float(np.median(history))
             mad = float(np.median(np.abs(np.asarray(history) - median))) * 1.4826
@@ -63,16 +63,19 @@ def volume_spike(ctx: DetectorContext) -> list[Finding]:
             score = ratio_score(ratio) * confidence(len(history))
             note = ""
             recent = [counts.get(day - timedelta(days=n), 0) for n in (1, 2, 3)]
-            if all(r >= 0.7 * observed for r in recent):
+            # The same day of last month (or last month's end) as busy: a recurring burst.
+            last_month = [
+                d for d in counts
+                if 20 <= (day - d).days <= 40 and (d.day == day.day or (is_month_end(d) and is_month_end(day)))
+            ]  # fmt: skip
+            if any(counts[d] >= 0.5 * observed for d in last_month):
+                continue
+            if len(history) < p["min_history_days"]:
+                score, note = min(score, 35), f" Only {len(history)} days of history: low confidence."
+            elif all(r >= 0.7 * observed for r in recent):
                 score, note = min(score, 30), " The level has held for 3 days: likely a new normal."
             elif is_month_end(day):
-                previous = [d for d in counts if d < day and is_month_end(d) and (day - d).days > 5]
-                if any(counts[d] >= 0.5 * observed for d in previous):
-                    continue  # this entity bursts at every month end: expected
-                score, note = (
-                    min(score, 30),
-                    " Month-end day: may be a billing burst (declare it in the catalog).",
-                )
+                score, note = min(score, 30), " Month-end day: may be a billing burst (declare it in the catalog)."
             declared = (
                 f" Declared ~{fmt(entry.expected_daily_calls)}/day."
                 if entry and entry.expected_daily_calls
