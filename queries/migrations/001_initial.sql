@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS events (
     rows_processed   BIGINT,
     user_agent       VARCHAR,
     is_error         BOOLEAN NOT NULL,
-    row_key          VARCHAR NOT NULL,   -- request id, or a hash of the row when it has none
+    content_key      VARCHAR,            -- md5 of the row, only when it has no request id (dedupe)
     attributes       JSON                -- every other column of the file, by its header name
 );
 

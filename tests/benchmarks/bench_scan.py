@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_ingest import run  # noqa: E402
+from bench_ingest import run
 
 
 def main() -> None:

@@ -75,7 +75,10 @@ def volume_spike(ctx: DetectorContext) -> list[Finding]:
             elif all(r >= 0.7 * observed for r in recent):
                 score, note = min(score, 30), " The level has held for 3 days: likely a new normal."
             elif is_month_end(day):
-                score, note = min(score, 30), " Month-end day: may be a billing burst (declare it in the catalog)."
+                score, note = (
+                    min(score, 30),
+                    " Month-end day: may be a billing burst (declare it in the catalog).",
+                )
             declared = (
                 f" Declared ~{fmt(entry.expected_daily_calls)}/day."
                 if entry and entry.expected_daily_calls

@@ -14,6 +14,7 @@ import io
 import tempfile
 import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -170,7 +171,8 @@ def _normalise_sql(
             exprs[column] = "NULL"
             continue
         used.add(source_column)
-        value = f"nullif(trim({_quote_ident(source_column)}), '')"
+        # Quoted values keep no padding and "" already reads as NULL; nullif guards odd files.
+        value = f"nullif({_quote_ident(source_column)}, '')"
         if column in NUMBER_COLUMNS:
             value = f"TRY_CAST({value} AS {NUMBER_COLUMNS[column]})"
         exprs[column] = value
@@ -205,7 +207,7 @@ def _normalise_sql(
     )
     row_text = ", ".join(f"coalesce({_quote_ident(h)}, '')" for h in header)
     request_id = exprs["request_id"]
-    org = "nullif(trim(\"ORGANIZATION_ID\"), '')" if "ORGANIZATION_ID" in present else "NULL"
+    org = "nullif(\"ORGANIZATION_ID\", '')" if "ORGANIZATION_ID" in present else "NULL"
     if default_org:
         org = f"coalesce({org}, {_quote_literal(default_org)})"
     common = ",\n       ".join(f"{value} AS {name}" for name, value in exprs.items())
@@ -217,14 +219,13 @@ SELECT *,
        END AS reject_reason
 FROM (
 SELECT {passthrough},
-       nullif(trim("EVENT_TYPE"), '') AS event_type,
+       nullif("EVENT_TYPE", '') AS event_type,
        {org} AS org_id,
        coalesce({", ".join(ts_parts)}) AS ts,
        {raw_timestamp} AS raw_timestamp,
        {common},
        {" OR ".join(error_terms)} AS is_error,
-       CASE WHEN {request_id} IS NULL THEN 'md5:' || md5(concat_ws(chr(31), {row_text}))
-            ELSE {request_id} END AS row_key,
+       CASE WHEN {request_id} IS NULL THEN md5(concat_ws(chr(31), {row_text})) END AS content_key,
        {attributes} AS attributes
   FROM {source}
 )"""
@@ -243,7 +244,7 @@ def _read_csv_sql(paths: list[Path], header: list[str], gzipped: bool) -> str:
 _EVENT_COLUMNS = (
     "file_id, org_id, event_type, ts, request_id, user_id, user_name, connected_app_id, "
     "connected_app_name, client_name, client_ip, source_ip, api_family, api_resource, http_method, entity_name, "
-    "status_code, rows_processed, user_agent, is_error, row_key, attributes"
+    "status_code, rows_processed, user_agent, is_error, content_key, attributes"
 )
 # Files that share a header are read by one read_csv call (DuckDB parallelises across them)
 # and committed together, up to about this many bytes of CSV. One commit per small file
@@ -280,16 +281,16 @@ class Ingester:
             self.con.execute(f"DROP TABLE IF EXISTS {name}")
         self._tmp.cleanup()
 
-    def check(self, source: LogInput, pending_digests: dict[str, str]) -> _Accepted | FileResult:
-        """Sniff, hash and dedupe one input: an accepted input, or its final result."""
+    def check(
+        self, source: LogInput, sniffed: list[str] | RefusedFile, digest: str, pending_digests: dict[str, str]
+    ) -> _Accepted | FileResult:
+        """Dedupe one sniffed and hashed input: an accepted input, or its final result."""
         result = FileResult(source.label, "refused")
-        try:
-            header = read_header(source)
-            digest = content_hash(source)
-        except RefusedFile as exc:
-            result.reason = str(exc)
+        if isinstance(sniffed, RefusedFile):
+            result.reason = str(sniffed)
             self._record_refusal(source, result.reason)
             return result
+        header = sniffed
         seen = first_row(
             self.con.execute(
                 "SELECT path FROM files WHERE content_hash = ? AND status = 'ingested' LIMIT 1", [digest]
@@ -545,18 +546,19 @@ class Ingester:
             )
             stored = f"""AND NOT EXISTS (SELECT 1 FROM events e WHERE ({ranges})
                            AND e.org_id = b.org_id AND e.event_type = b.event_type
-                           AND e.ts = b.ts AND e.row_key = b.row_key)"""
+                           AND e.ts = b.ts AND e.request_id IS NOT DISTINCT FROM b.request_id
+                           AND e.content_key IS NOT DISTINCT FROM b.content_key)"""
         # Rows repeated inside the batch (a file and its re-delivery, or overlapping hourly and
         # daily files) keep one occurrence, from the file read first. Checking for repeats first
         # is cheaper than always ranking every row.
         (repeats,) = first_row(
             con.execute(
-                """SELECT count(*) - count(DISTINCT (org_id, event_type, ts, row_key))
+                """SELECT count(*) - count(DISTINCT (org_id, event_type, ts, request_id, content_key))
                  FROM batch WHERE reject_reason IS NULL"""
             )
         )
         first_only = (
-            "QUALIFY row_number() OVER (PARTITION BY org_id, event_type, ts, row_key ORDER BY file_id) = 1"
+            "QUALIFY row_number() OVER (PARTITION BY org_id, event_type, ts, request_id, content_key ORDER BY file_id) = 1"
             if repeats
             else ""
         )
@@ -630,6 +632,18 @@ def _reader_reason(kind: str) -> str:
 ProgressCallback = Callable[[int, int], None]
 
 
+def _sniff(item: LogInput | MissingInput) -> tuple[list[str] | RefusedFile, str]:
+    """The header (or why the file is refused) and the content hash of one input."""
+    if isinstance(item, MissingInput):
+        return RefusedFile(item.reason), ""
+    try:
+        return read_header(item), content_hash(item)
+    except RefusedFile as exc:
+        return exc, ""
+    except OSError as exc:
+        return RefusedFile(f"cannot read: {exc.strerror or exc}"), ""
+
+
 def ingest_paths(
     con: duckdb.DuckDBPyConnection,
     paths: list[Path],
@@ -649,15 +663,19 @@ def ingest_paths(
             on_progress(done, total)
 
     ingester = Ingester(con, default_org)
+    # Header sniffing and hashing read every byte once; two threads overlap that I/O and hashing
+    # (hashlib releases the GIL).
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        sniffed = list(pool.map(_sniff, inputs))
     try:
         accepted: list[_Accepted] = []
         digests: dict[str, str] = {}
-        for item in inputs:
+        for item, (header, digest) in zip(inputs, sniffed, strict=True):
             if isinstance(item, MissingInput):
                 report.files.append(FileResult(item.label, "refused", item.reason))
                 step(2)
                 continue
-            checked = ingester.check(item, digests)
+            checked = ingester.check(item, header, digest, digests)
             if isinstance(checked, FileResult):
                 report.files.append(checked)
                 step(2)
