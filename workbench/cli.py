@@ -251,6 +251,7 @@ def demo(
             )
         )
         _print_status(con)
+    out.print(Text(f"Next: uv run workbench scan --db {db}   (the planted incident: sample_logs/README.md)"))
 
 
 # The arguments that produced sample_logs/ (see sample_logs/README.md).
