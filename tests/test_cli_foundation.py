@@ -149,7 +149,8 @@ def test_sample_logs_ingest_end_to_end(tmp_path: Path) -> None:
 def test_headless_modules_do_not_import_textual_or_typer() -> None:
     code = (
         "import sys; import workbench.store.ingest, workbench.store.status, workbench.store.db, "
-        "workbench.sources.generator, workbench.sources.local; "
+        "workbench.store.findings, workbench.sources.generator, workbench.sources.local, "
+        "workbench.detect.registry, workbench.config, workbench.render, workbench.inventory; "
         "print(sorted(m for m in ('textual', 'typer') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)

@@ -25,8 +25,14 @@ def severities(findings: list[Finding]) -> list[str]:
 # volume ---------------------------------------------------------------------------------------
 
 
+def apps_only(findings: list[Finding]) -> list[Finding]:
+    return [f for f in findings if f.entity_type == "connected_app"]
+
+
 def test_volume_spike_fires_on_a_sevenfold_day_with_numbers() -> None:
-    (f,) = volume.volume_spike(context(only_end(history(), calls=70)))
+    found = volume.volume_spike(context(only_end(history(), calls=70)))
+    assert {f.entity_type for f in found} == {"connected_app", "org"}  # the app and the org total
+    (f,) = apps_only(found)
     assert f.observed == 700 and f.baseline == 100
     assert "7.0x its median of 100" in f.explanation and "previous weekday days" in f.explanation
     assert severity_for(round(f.score)) in ("high", "critical")
@@ -40,7 +46,7 @@ def test_volume_spike_quiet_on_an_ordinary_day_and_on_steady_growth() -> None:
 
 def test_volume_spike_new_level_held_for_days_is_low() -> None:
     rows = [r | {"calls": 70} if (END - r["hour"].date()).days <= 3 else r for r in history()]
-    (f,) = volume.volume_spike(context(rows))
+    (f,) = apps_only(volume.volume_spike(context(rows)))
     assert severity_for(round(f.score)) == "low" and "new normal" in f.explanation
 
 
@@ -50,10 +56,12 @@ def test_volume_spike_respects_catalog_bursty_days() -> None:
     rows = [r for r in history(end=month_end) if r["hour"].date() != month_end] + [
         r | {"calls": 70} for r in history(end=month_end) if r["hour"].date() == month_end
     ]
-    capped = volume.volume_spike(context(rows, window=(month_end, month_end)))
+    capped = apps_only(volume.volume_spike(context(rows, window=(month_end, month_end))))
     assert severities(capped) == ["low"] and "Month-end" in capped[0].explanation
     declared = Settings(catalog=[CatalogEntry("Vendor", connected_app_id=APP, bursty_days=("month_end",))])
-    assert volume.volume_spike(context(rows, window=(month_end, month_end), settings=declared)) == []
+    assert (
+        apps_only(volume.volume_spike(context(rows, window=(month_end, month_end), settings=declared))) == []
+    )
 
 
 def test_hourly_burst() -> None:
@@ -343,7 +351,7 @@ def test_thin_history_gives_low_confidence_not_silence() -> None:
     (obj,) = behavioral.new_object_access(context(short))
     for f in (ip, obj):
         assert severity_for(round(f.score)) == "low" and "Only 2 days of history" in f.explanation
-    (spike,) = volume.volume_spike(context(only_end(history(days=4), calls=70)))
+    (spike,) = apps_only(volume.volume_spike(context(only_end(history(days=4), calls=70))))
     assert severity_for(round(spike.score)) == "low" and "low confidence" in spike.explanation
 
 

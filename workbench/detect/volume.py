@@ -31,7 +31,17 @@ def volume_spike(ctx: DetectorContext) -> list[Finding]:
     """Daily calls far above the entity's own weekday-aware median of the previous weeks."""
     p = ctx.params("volume_spike")
     findings = []
-    for (org, etype, eid, label), group in _entities(ctx.daily):
+    columns = ["org_id", "entity_type", "entity_id", "entity_label", "day", "calls"]
+    # The org's total too: many apps each a little busier add up to a change worth seeing.
+    org_daily = (
+        ctx.daily.group_by("org_id", "day")
+        .agg(pl.col("calls").sum())
+        .with_columns(
+            entity_type=pl.lit("org"), entity_id=pl.col("org_id"), entity_label=pl.lit("all API activity")
+        )
+    )
+    per_entity = pl.concat([ctx.daily.select(columns), org_daily.select(columns)])
+    for (org, etype, eid, label), group in _entities(per_entity):
         counts = dict(zip(group["day"].to_list(), group["calls"].to_list(), strict=True))
         first_day = min(counts)
         entry = ctx.catalog(etype, eid)

@@ -573,11 +573,11 @@ class Ingester:
                 WHERE file_id BETWEEN (SELECT min(file_id) FROM batch) AND (SELECT max(file_id) FROM batch)
                 GROUP BY ALL"""
         ).fetchall()
-        spans: dict[tuple[str, str], tuple[datetime, datetime]] = {}
+        touched: dict[tuple[str, str], tuple[datetime, datetime]] = {}
         for _, org, event_type, _, first, last in added:
-            old = spans.get((org, event_type))
-            spans[(org, event_type)] = (min(first, old[0]), max(last, old[1])) if old else (first, last)
-        for (org, event_type), (first, last) in spans.items():
+            old = touched.get((org, event_type))
+            touched[(org, event_type)] = (min(first, old[0]), max(last, old[1])) if old else (first, last)
+        for (org, event_type), (first, last) in touched.items():
             window = {
                 "org_id": org,
                 "event_type": event_type,
