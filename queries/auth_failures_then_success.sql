@@ -2,15 +2,13 @@
 -- from the same addresses or users: the raw rows probe_then_success needs.
 WITH failures AS (
     SELECT org_id, ts, left(user_id, 15) AS user15, user_name,
-           CASE WHEN client_ip = 'Salesforce.com IP' AND source_ip IS NOT NULL THEN source_ip
-                ELSE client_ip END AS ip,
+           effective_ip(client_ip, source_ip) AS ip,
            request_id, event_type
       FROM events
      WHERE is_error AND (event_type = 'Login' OR status_code IN (401, 403))
 ), successes AS (
     SELECT org_id, ts, left(user_id, 15) AS user15, user_name,
-           CASE WHEN client_ip = 'Salesforce.com IP' AND source_ip IS NOT NULL THEN source_ip
-                ELSE client_ip END AS ip,
+           effective_ip(client_ip, source_ip) AS ip,
            request_id, event_type
       FROM events
      WHERE event_type = 'Login' AND NOT is_error

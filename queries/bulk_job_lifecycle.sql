@@ -2,8 +2,7 @@
 WITH mentions AS (
     SELECT org_id, ts, request_id, connected_app_id, left(user_id, 15) AS user15, user_name, http_method,
            entity_name,
-           CASE WHEN client_ip = 'Salesforce.com IP' AND source_ip IS NOT NULL THEN source_ip
-                ELSE client_ip END AS ip,
+           effective_ip(client_ip, source_ip) AS ip,
            coalesce(regexp_extract(api_resource, '/jobs/(?:query|ingest)/([A-Za-z0-9]{15,18})', 1),
                     regexp_extract(api_resource, '/job/([A-Za-z0-9]{15,18})', 1)) AS job_id,
            CASE WHEN regexp_matches(api_resource, '/jobs/query') THEN 'query' ELSE 'ingest' END AS job_kind

@@ -7,8 +7,7 @@ SELECT org_id,
        entity_name,
        rows_processed,
        coalesce(json_extract_string(attributes, '$.JOB_ID'), '') AS job_id,
-       CASE WHEN client_ip = 'Salesforce.com IP' AND source_ip IS NOT NULL THEN source_ip
-            ELSE client_ip END AS ip
+       effective_ip(client_ip, source_ip) AS ip
   FROM events
  WHERE event_type IN ('BulkApi2', 'BulkApi')
    AND lower(json_extract_string(attributes, '$.OPERATION_TYPE')) IN ('query', 'queryall');

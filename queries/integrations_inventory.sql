@@ -1,15 +1,6 @@
 -- Connected apps seen in the API activity: who, when, how much, which objects and addresses.
 WITH activity AS (
-    SELECT * FROM (
-        WITH preferred AS (
-            SELECT org_id, bool_or(event_type = 'ApiTotalUsage') AS has_total_usage
-              FROM hourly_activity GROUP BY org_id
-        )
-        SELECT h.* FROM hourly_activity h JOIN preferred p USING (org_id)
-         WHERE (p.has_total_usage AND h.event_type = 'ApiTotalUsage')
-            OR (NOT p.has_total_usage AND h.event_type IN ('RestApi', 'ApexRestApi', 'API', 'BulkApiRequest'))
-    )
-    WHERE connected_app_id IS NOT NULL
+    SELECT * FROM api_activity WHERE connected_app_id IS NOT NULL
 ), daily AS (
     SELECT org_id, connected_app_id, CAST(hour AS DATE) AS day, sum(calls) AS calls
       FROM activity GROUP BY ALL

@@ -1,13 +1,9 @@
 -- Reconnaissance calls (object lists, describe, limits, count-style queries) and export calls
 -- (Bulk query jobs, their results, large queries): the raw rows recon_then_export reads.
-WITH preferred AS (
-    SELECT org_id, bool_or(event_type = 'ApiTotalUsage') AS has_total_usage
-      FROM files WHERE status = 'ingested' GROUP BY org_id
-), calls AS (
+WITH calls AS (
     SELECT e.org_id, e.ts, e.request_id, e.event_type, e.connected_app_id, left(e.user_id, 15) AS user15,
            e.user_name, e.api_resource, e.http_method, e.entity_name, e.rows_processed,
-           CASE WHEN e.client_ip = 'Salesforce.com IP' AND e.source_ip IS NOT NULL THEN e.source_ip
-                ELSE e.client_ip END AS ip,
+           effective_ip(e.client_ip, e.source_ip) AS ip,
            CASE
              WHEN regexp_matches(e.api_resource, '/sobjects/?$') THEN 'list objects'
              WHEN regexp_matches(e.api_resource, '(?i)/describe/?$|^describe') THEN 'describe'
@@ -23,9 +19,8 @@ WITH preferred AS (
              WHEN regexp_matches(e.api_resource, '/jobs/query/[^/]+/results') THEN 'bulk results'
              WHEN e.rows_processed >= $min_export_rows THEN 'large query'
            END AS export
-      FROM events e JOIN preferred p USING (org_id)
+      FROM events e
      WHERE e.event_type IN ('BulkApi2', 'BulkApi')
-        OR (p.has_total_usage AND e.event_type = 'ApiTotalUsage')
-        OR (NOT p.has_total_usage AND e.event_type IN ('RestApi', 'API', 'ApexRestApi'))
+        OR (e.org_id, e.event_type) IN (SELECT (org_id, event_type) FROM api_event_types)
 )
 SELECT * FROM calls WHERE recon IS NOT NULL OR export IS NOT NULL;
