@@ -323,7 +323,7 @@ def _print_findings(findings: list[dict[str, Any]], fmt: str, with_triage: bool,
             table.add_column("status")
         styles = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim"}
         for f in findings:
-            row = [
+            row: list[Text | str] = [
                 Text(f["severity"], style=styles.get(f["severity"], "")),
                 str(f["score"]),
                 cell(f["detector"]),

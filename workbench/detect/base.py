@@ -102,7 +102,7 @@ class Finding:
 
 def findings_frame(findings: list[Finding]) -> pl.DataFrame:
     """A findings DataFrame (possibly empty) with the contract's columns."""
-    return pl.DataFrame([f.row() for f in findings], schema=FINDING_SCHEMA)
+    return pl.DataFrame([f.row() for f in findings], schema=FINDING_SCHEMA)  # type: ignore[arg-type]
 
 
 def fmt(value: float) -> str:
@@ -112,6 +112,22 @@ def fmt(value: float) -> str:
     if abs(value) >= 100 or float(value).is_integer():
         return f"{value:,.0f}"
     return f"{value:,.1f}"
+
+
+def moment(value: object) -> datetime:
+    """A timestamp read back from a frame (Polars types its scalars loosely)."""
+    if not isinstance(value, datetime):
+        raise TypeError(f"expected a timestamp, got {value!r}")
+    return value
+
+
+def number(value: object) -> float:
+    """A number read back from a frame; null counts as 0."""
+    if value is None:
+        return 0.0
+    if not isinstance(value, int | float):
+        raise TypeError(f"expected a number, got {value!r}")
+    return float(value)
 
 
 def day_start(day: date) -> datetime:

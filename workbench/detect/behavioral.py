@@ -7,7 +7,7 @@ from datetime import timedelta
 import numpy as np
 import polars as pl
 
-from workbench.detect.base import DetectorContext, Finding, confidence, fmt
+from workbench.detect.base import DetectorContext, Finding, confidence, fmt, moment
 from workbench.detect.volume import _entities
 
 WRITE_METHODS = ("POST", "PATCH", "PUT", "DELETE")
@@ -27,14 +27,14 @@ def new_object_access(ctx: DetectorContext) -> list[Finding]:
     fresh = pairs.join(entity_first, on=["org_id", "entity_type", "entity_id"]).filter(
         (pl.col("first_ts") >= ctx.window_start) & (pl.col("first_ts") < ctx.window_end)
     )
-    findings = []
+    findings: list[Finding] = []
     if fresh.is_empty():
         return findings
     fresh = fresh.with_columns(day=pl.col("first_ts").dt.date())
     for (org, etype, eid, label, day), group in fresh.partition_by(
         ["org_id", "entity_type", "entity_id", "entity_label", "day"], as_dict=True
     ).items():
-        history = (group["first_ts"].min() - group["entity_first"].min()).days
+        history = (moment(group["first_ts"].min()) - moment(group["entity_first"].min())).days
         if history < 1:
             continue  # the entity's first day: every object is new
         objects = group["entity_name"].to_list()
@@ -77,7 +77,8 @@ def new_object_access(ctx: DetectorContext) -> list[Finding]:
         ips = sorted({ip for row in usage["ips"].to_list() for ip in row})
         findings.append(
             Finding(
-                "new_object_access", "behavioral", org, etype, eid, label, usage["start"].min(), usage["end"].max(),
+                "new_object_access", "behavioral", org, etype, eid, label, moment(usage["start"].min()),
+                moment(usage["end"].max()),
                 score,
                 f"touched {len(touched)} object(s) it never used in {history} days of history: "
                 f"{'; '.join(parts)}. Before, it used {len(known)}: {', '.join(known[:8])}.{note}",

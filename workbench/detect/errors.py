@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from workbench.detect.base import DetectorContext, Finding, confidence, day_start, fmt
+from workbench.detect.base import DetectorContext, Finding, confidence, day_start, fmt, moment, number
 from workbench.detect.volume import _entities
 
 
@@ -60,7 +60,7 @@ def auth_failure_burst(ctx: DetectorContext) -> list[Finding]:
                 & (pl.col("hour") < row["hour"])
                 & (pl.col("hour") >= row["hour"] - timedelta(days=p["baseline_days"]))
             )
-            usual = int(past["failures"].max() or 0) if not past.is_empty() else 0
+            usual = int(number(past["failures"].max()))
             if row["failures"] < 3 * max(usual, 1):
                 continue
             if kind == "user":
@@ -112,7 +112,7 @@ def probe_then_success(ctx: DetectorContext) -> list[Finding]:
                 continue
             seen.add(marker)
             etype, eid, label = ctx.actor(success["org_id"], success["user15"], success["user_name"])
-            first = before["ts"].min()
+            first = moment(before["ts"].min())
             same = (
                 "address " + success["ip"]
                 if key == "ip"

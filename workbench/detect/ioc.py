@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from workbench.detect.base import DetectorContext, Finding
+from workbench.detect.base import DetectorContext, Finding, moment
 
 
 def suspicious_client(ctx: DetectorContext) -> list[Finding]:
@@ -20,12 +20,12 @@ def suspicious_client(ctx: DetectorContext) -> list[Finding]:
     for (org, user15, client_key, _day), group in rows.partition_by(
         ["org_id", "user15", "client_key", "day"], as_dict=True
     ).items():
-        first, last = group["ts"].min(), group["ts"].max()
+        first, last = moment(group["ts"].min()), moment(group["ts"].max())
         if not ctx.in_window(first):
             continue
         name, weight = weights[client_key]
         app = group["connected_app_id"].drop_nulls()
-        etype, eid, label = ctx.actor(org, user15, group["user_name"].drop_nulls().first())
+        etype, eid, label = ctx.actor(org, user15, str(group["user_name"].drop_nulls().first() or ""))
         if not app.is_empty():
             etype, eid = "connected_app", app[0]
         ips = sorted(set(group["ip"].drop_nulls().to_list()))

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from workbench.detect.base import DetectorContext, Finding, fmt
+from workbench.detect.base import DetectorContext, Finding, fmt, moment, number
 
 
 def recon_then_export(ctx: DetectorContext) -> list[Finding]:
@@ -34,7 +34,7 @@ def recon_then_export(ctx: DetectorContext) -> list[Finding]:
         recon = group.filter(pl.col("recon").is_not_null())
         exports = group.filter(pl.col("export").is_not_null())
         for day, day_exports in exports.partition_by("day", as_dict=True).items():
-            start = day_exports["ts"].min()
+            start = moment(day_exports["ts"].min())
             before = recon.filter(
                 (pl.col("ts") <= day_exports["ts"].max()) & (pl.col("ts") >= start - window)
             )
@@ -48,7 +48,7 @@ def recon_then_export(ctx: DetectorContext) -> list[Finding]:
         routine[(session["org"], session["actor"])] = routine.get((session["org"], session["actor"]), 0) + 1
     for session in sessions:
         recon, exports = session["recon"], session["exports"]
-        first, last = recon["ts"].min(), exports["ts"].max()
+        first, last = moment(recon["ts"].min()), moment(exports["ts"].max())
         if not ctx.in_window(first):
             continue
         earlier = sum(1 for s in sessions if (s["org"], s["actor"]) == (session["org"], session["actor"])
@@ -64,10 +64,8 @@ def recon_then_export(ctx: DetectorContext) -> list[Finding]:
         kinds = recon.group_by("recon").len().sort("len", descending=True)
         recon_text = ", ".join(f"{n} {k}" for k, n in kinds.rows())
         targets = sorted(set(exports["entity_name"].drop_nulls().to_list()))
-        rows = int(
-            exports.filter(pl.col("export").is_in(["bulk query job", "large query"]))["rows_processed"].sum()
-            or 0
-        )
+        exported = exports.filter(pl.col("export").is_in(["bulk query job", "large query"]))
+        rows = int(number(exported["rows_processed"].sum()))
         export_kinds = exports.group_by("export").len().sort("len", descending=True)
         export_text = ", ".join(f"{n} {k}" for k, n in export_kinds.rows())
         score = 70 + (10 if rows >= 50_000 else 0) + (5 if len(targets) > 1 else 0)

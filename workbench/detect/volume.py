@@ -15,6 +15,7 @@ from workbench.detect.base import (
     declared_bursty,
     fmt,
     is_month_end,
+    number,
     ratio_score,
 )
 
@@ -171,7 +172,7 @@ def mass_export(ctx: DetectorContext) -> list[Finding]:
     p = ctx.params("mass_export")
     low, mid, high = p["bands"]
     jobs = ctx.raw("bulk_query_jobs")
-    findings = []
+    findings: list[Finding] = []
     if jobs.is_empty():
         return findings
     for row in jobs.sort("ts").iter_rows(named=True):
@@ -185,7 +186,7 @@ def mass_export(ctx: DetectorContext) -> list[Finding]:
             & (pl.col("ts") < row["ts"])
             & (pl.col("ts") >= row["ts"] - timedelta(days=p["baseline_days"]))
         )
-        previous_max = int(previous["rows_processed"].max() or 0) if not previous.is_empty() else 0
+        previous_max = int(number(previous["rows_processed"].max()))
         band = 85 if rows >= high else 70 if rows >= mid else 50
         usual = previous_max >= 0.5 * rows
         score = 30 if usual else band

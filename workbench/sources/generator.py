@@ -728,8 +728,10 @@ def _logins(plan: OrgPlan, day: date, seed: int, day_index: int, incident_night:
     request_ids = _request_ids(rng, len(rows))
     out = []
     for row, request_id in zip(rows, request_ids, strict=True):
-        ts = row.pop("ts")
-        assert isinstance(ts, datetime)
+        moment = row.pop("ts")
+        if not isinstance(moment, datetime):
+            raise TypeError(moment)
+        ts = moment
         out.append(
             {
                 "EVENT_TYPE": "Login",

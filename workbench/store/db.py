@@ -38,7 +38,10 @@ _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<prog>\S+) \(PID (?P<
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     # Offline by design: never try to fetch or auto-load an extension (json, parquet and icu
     # are built in).
-    config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+    }
     try:
         return duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.IOException as exc:

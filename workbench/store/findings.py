@@ -81,7 +81,8 @@ def load_findings(
     include_suppressed: bool = False,
 ) -> list[dict[str, Any]]:
     """Stored findings with their triage status, most severe first."""
-    where, params = ["true"], []
+    where: list[str] = ["true"]
+    params: list[Any] = []
     if status:
         where.append("coalesce(t.status, 'new') = ?")
         params.append(status)
