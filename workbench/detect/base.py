@@ -244,6 +244,15 @@ class DetectorContext:
         return days
 
 
+def per_entity(frame: pl.DataFrame) -> list[tuple[tuple[str, str, str, str], pl.DataFrame]]:
+    """The frame split per (org, entity type, entity id, entity label), in order."""
+    keys = ["org_id", "entity_type", "entity_id", "entity_label"]
+    return [
+        (tuple(key), group)  # type: ignore[misc]
+        for key, group in frame.partition_by(keys, as_dict=True, maintain_order=True).items()
+    ]
+
+
 def is_month_end(day: date) -> bool:
     """The last two days of a month or the first: when billing and finance jobs burst."""
     return (day + timedelta(days=2)).month != day.month or day.day == 1

@@ -7,8 +7,7 @@ from datetime import timedelta
 import numpy as np
 import polars as pl
 
-from workbench.detect.base import DetectorContext, Finding, confidence, fmt, moment
-from workbench.detect.volume import _entities
+from workbench.detect.base import DetectorContext, Finding, confidence, fmt, moment, per_entity
 
 WRITE_METHODS = ("POST", "PATCH", "PUT", "DELETE")
 
@@ -99,7 +98,7 @@ def fan_out(ctx: DetectorContext) -> list[Finding]:
         names=pl.col("entity_name").drop_nulls().unique().sort(),
     )
     findings = []
-    for (org, etype, eid, label), group in _entities(hourly.sort("hour")):
+    for (org, etype, eid, label), group in per_entity(hourly.sort("hour")):
         hours = group["hour"].to_list()
         objects = np.asarray(group["objects"].to_list(), dtype=float)
         for index, hour in enumerate(hours):

@@ -6,15 +6,23 @@ from datetime import timedelta
 
 import polars as pl
 
-from workbench.detect.base import DetectorContext, Finding, confidence, day_start, fmt, moment, number
-from workbench.detect.volume import _entities
+from workbench.detect.base import (
+    DetectorContext,
+    Finding,
+    confidence,
+    day_start,
+    fmt,
+    moment,
+    number,
+    per_entity,
+)
 
 
 def error_rate_jump(ctx: DetectorContext) -> list[Finding]:
     """A day whose error share is at least 10 points above the entity's baseline share."""
     p = ctx.params("error_rate_jump")
     findings = []
-    for (org, etype, eid, label), group in _entities(ctx.daily):
+    for (org, etype, eid, label), group in per_entity(ctx.daily):
         rows = group.select("day", "calls", "errors").rows()
         for day, calls, errors in rows:
             if not ctx.in_window(day) or calls < p["min_calls"]:

@@ -6,8 +6,7 @@ from datetime import timedelta
 
 import numpy as np
 
-from workbench.detect.base import DetectorContext, Finding, confidence, day_start, fmt
-from workbench.detect.volume import _entities
+from workbench.detect.base import DetectorContext, Finding, confidence, day_start, fmt, per_entity
 
 FEATURES = {
     "calls": "calls",
@@ -30,7 +29,7 @@ def compound_outlier(ctx: DetectorContext) -> list[Finding]:
         write_share=ctx.daily["writes"] / ctx.daily["calls"].clip(lower_bound=1),
     )
     findings = []
-    for (org, etype, eid, label), group in _entities(frame):
+    for (org, etype, eid, label), group in per_entity(frame):
         days = group["day"].to_list()
         values = group.select(list(FEATURES)).to_numpy().astype(float)
         for i, day in enumerate(days):

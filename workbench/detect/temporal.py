@@ -7,8 +7,7 @@ from datetime import timedelta
 import numpy as np
 import polars as pl
 
-from workbench.detect.base import DetectorContext, Finding, confidence, day_start, fmt
-from workbench.detect.volume import _entities
+from workbench.detect.base import DetectorContext, Finding, confidence, day_start, fmt, per_entity
 
 
 def _hour_matrix(group: pl.DataFrame) -> tuple[list, np.ndarray]:
@@ -30,7 +29,7 @@ def off_hours(ctx: DetectorContext) -> list[Finding]:
     the hours its catalog entry declares."""
     p = ctx.params("off_hours")
     findings = []
-    for (org, etype, eid, label), group in _entities(ctx.entity_activity):
+    for (org, etype, eid, label), group in per_entity(ctx.entity_activity):
         days, matrix = _hour_matrix(group)
         entry = ctx.catalog(etype, eid)
         for i, day in enumerate(days):
@@ -120,7 +119,7 @@ def schedule_shift(ctx: DetectorContext) -> list[Finding]:
     same volume: the pattern of a moved job or of someone else driving the account."""
     p = ctx.params("schedule_shift")
     findings = []
-    for (org, etype, eid, label), group in _entities(ctx.entity_activity):
+    for (org, etype, eid, label), group in per_entity(ctx.entity_activity):
         days, matrix = _hour_matrix(group)
         for i, day in enumerate(days):
             if not ctx.in_window(day):

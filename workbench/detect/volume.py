@@ -16,16 +16,9 @@ from workbench.detect.base import (
     fmt,
     is_month_end,
     number,
+    per_entity,
     ratio_score,
 )
-
-
-def _entities(frame: pl.DataFrame) -> list[tuple[tuple[str, str, str, str], pl.DataFrame]]:
-    keys = ["org_id", "entity_type", "entity_id", "entity_label"]
-    return [
-        (tuple(key), group)  # type: ignore[misc]
-        for key, group in frame.partition_by(keys, as_dict=True, maintain_order=True).items()
-    ]
 
 
 def volume_spike(ctx: DetectorContext) -> list[Finding]:
@@ -41,8 +34,8 @@ def volume_spike(ctx: DetectorContext) -> list[Finding]:
             entity_type=pl.lit("org"), entity_id=pl.col("org_id"), entity_label=pl.lit("all API activity")
         )
     )
-    per_entity = pl.concat([ctx.daily.select(columns), org_daily.select(columns)])
-    for (org, etype, eid, label), group in _entities(per_entity):
+    entities = pl.concat([ctx.daily.select(columns), org_daily.select(columns)])
+    for (org, etype, eid, label), group in per_entity(entities):
         counts = dict(zip(group["day"].to_list(), group["calls"].to_list(), strict=True))
         first_day = min(counts)
         entry = ctx.catalog(etype, eid)
@@ -115,7 +108,7 @@ def hourly_burst(ctx: DetectorContext) -> list[Finding]:
         calls=pl.col("calls").sum()
     )
     findings = []
-    for (org, etype, eid, label), group in _entities(hourly.sort("hour")):
+    for (org, etype, eid, label), group in per_entity(hourly.sort("hour")):
         hours = group["hour"].to_list()
         calls = np.asarray(group["calls"].to_list(), dtype=float)
         for index, hour in enumerate(hours):
@@ -146,7 +139,7 @@ def dormant_wakeup(ctx: DetectorContext) -> list[Finding]:
     """An entity silent for weeks that comes back."""
     p = ctx.params("dormant_wakeup")
     findings = []
-    for (org, etype, eid, label), group in _entities(ctx.daily):
+    for (org, etype, eid, label), group in per_entity(ctx.daily):
         days = group["day"].to_list()
         calls = group["calls"].to_list()
         for previous, day, count in zip(days, days[1:], calls[1:], strict=False):
