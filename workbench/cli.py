@@ -87,13 +87,18 @@ def cell(value: object) -> Text:
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders: .csv, .csv.gz, .zip.")],
     db: DbOption = None,
+    config: ConfigOption = None,
     org: Annotated[str | None, typer.Option(help="Org id for rows that lack ORGANIZATION_ID.")] = None,
 ) -> None:
     """Load EventLogFile CSVs into the store (idempotent; refused files are named)."""
     from workbench.store.ingest import ingest_paths
 
-    with opened(db) as con, progress("ingesting") as update:
-        report = ingest_paths(con, paths, default_org=org, on_progress=update)
+    settings = _settings(config)
+    with opened(db) as con:
+        with progress("ingesting") as update:
+            report = ingest_paths(con, paths, default_org=org, on_progress=update)
+        if settings.enrich.configured() and report.rows_added:
+            _run_enrich(con, settings.enrich)
     for result in report.files:
         if result.status == "refused":
             err.print(
@@ -233,7 +238,9 @@ def demo(
     db: Annotated[Path, typer.Option("--db", help="Demo database to build.")] = Path("demo.duckdb"),
 ) -> None:
     """Build demo.duckdb from sample_logs/ (generated if absent) and show what it holds."""
+    from workbench.config import EnrichConfig
     from workbench.sources.generator import generate as run_generate
+    from workbench.sources.sample_enrichment import write_sample_enrichment
     from workbench.store.ingest import ingest_paths
 
     sample = _sample_logs_dir()
@@ -241,9 +248,16 @@ def demo(
         sample = Path.cwd() / "sample_logs"
         err.print(Text(f"no sample_logs/ shipped here; generating it into {sample}"))
         run_generate(sample, **SAMPLE_ARGS)
+        write_sample_enrichment(sample / "enrichment")
+    enrichment = sample / "enrichment"
+    logs = sorted(p for p in sample.iterdir() if p.is_dir() and p != enrichment)
     with opened(db) as con:
         with progress("ingesting sample logs") as update:
-            report = ingest_paths(con, [sample], on_progress=update)
+            report = ingest_paths(con, logs, on_progress=update)
+        _run_enrich(con, EnrichConfig(
+            city=enrichment / "city.mmdb", asn=enrichment / "asn.mmdb", anon=enrichment / "anonymous-ip.mmdb",
+            tor_exits=enrichment / "tor-exits.txt", networks=enrichment / "networks.csv",
+        ))  # fmt: skip
         out.print(
             Text(
                 f"demo database: {db} ({report.rows_added:,} events added, "
@@ -508,6 +522,102 @@ def integrations(
             raise fail(f"{write_catalog} already exists: choose another path or remove it")
         write_catalog.write_text(starter_catalog(apps), encoding="utf-8")
         out.print(Text(f"wrote a starter catalog for {len(apps)} app(s) to {write_catalog}: review it"))
+
+
+def _enrich_config(settings: Any, **given: Path | None) -> Any:
+    """The [enrich] settings with any source given on the command line in its place."""
+    from dataclasses import replace
+
+    return replace(settings.enrich, **{k: v for k, v in given.items() if v is not None})
+
+
+def _run_enrich(con: Any, config: Any) -> None:
+    from workbench.enrich.service import enrich_store
+    from workbench.enrich.sources import SourceError
+
+    try:
+        report = enrich_store(con, config)
+    except SourceError as exc:
+        raise fail(str(exc)) from None
+    for warning in report.warnings:
+        err.print(Text(f"warning: {strip_control(warning)}", style="yellow"))
+    sources = "; ".join(f"{slot}: {what}" for slot, _, what in report.sources) or "no sources"
+    out.print(
+        Text(f"enriched {report.looked_up:,} new or changed address(es) of {report.addresses:,} ({sources})")
+    )
+
+
+PathOption = Annotated[Path | None, typer.Option()]
+
+
+@app.command()
+def enrich(
+    db: DbOption = None,
+    config: ConfigOption = None,
+    city: Annotated[Path | None, typer.Option(help="City or Country database (.mmdb).")] = None,
+    asn: Annotated[Path | None, typer.Option(help="ASN database (.mmdb).")] = None,
+    anon: Annotated[Path | None, typer.Option(help="Anonymous-IP database (.mmdb).")] = None,
+    tor_exits: Annotated[
+        Path | None, typer.Option(help="Tor exit list: bulk list or exit-addresses.")
+    ] = None,
+    networks: Annotated[
+        Path | None, typer.Option(help="CSV of network-or-ASN,label (vpn, proxy, hosting).")
+    ] = None,
+) -> None:
+    """Enrich every address in the store (country, city, ASN, Tor/VPN/proxy/hosting, allowlists)."""
+    settings = _settings(config)
+    sources = _enrich_config(settings, city=city, asn=asn, anon=anon, tor_exits=tor_exits, networks=networks)
+    if not sources.configured():
+        raise fail(
+            "no enrichment source: pass --city/--asn/--anon/--tor-exits/--networks or set [enrich] in workbench.toml"
+        )
+    with opened(db) as con:
+        _run_enrich(con, sources)
+
+
+@app.command()
+def ip(
+    address: Annotated[str, typer.Argument(help="The IP address to report on.")],
+    db: DbOption = None,
+    format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """Everything known about one address: enrichment, activity, objects, statuses, findings."""
+    import json
+
+    from workbench.enrich.service import ip_report
+    from workbench.render import iso
+
+    _check_choice(format, ("table", "json"), "--format")
+    with opened(db, read_only=True) as con:
+        report = ip_report(con, address)
+    if format == "json":
+        sys.stdout.write(
+            json.dumps(report, default=lambda v: iso(v) if isinstance(v, datetime) else str(v), indent=2)
+            + "\n"
+        )
+        return
+    info = report["info"]
+    flags = [name for name in ("tor", "vpn", "proxy", "hosting") if info.get(f"is_{name}")]
+    place = ", ".join(str(v) for v in (info.get("city"), info.get("country")) if v) or "unknown place"
+    network = f"AS{info['asn']} {info.get('as_org') or ''}" if info.get("asn") else "unknown network"
+    out.print(
+        Text(
+            f"{address}: {info['kind']}; {place}; {network}; flags: {', '.join(flags) or 'none'}"
+            + ("" if info.get("enriched") else " (not enriched: run workbench enrich)")
+        )
+    )
+    for title, rows in (
+        ("Activity by entity", report["activity"]),
+        ("Objects", report["objects"]),
+        ("Status codes", report["status_codes"]),
+        ("Findings", report["findings"]),
+    ):
+        table = Table(title=f"{title}: {len(rows)}")
+        for name in rows[0].keys() if rows else ["none"]:
+            table.add_column(cell(name), overflow="fold")
+        for row in rows:
+            table.add_row(*(cell(_minute(v) if isinstance(v, datetime) else v) for v in row.values()))
+        out.print(table)
 
 
 def main() -> None:

@@ -116,6 +116,22 @@ class CatalogEntry:
 
 
 @dataclass
+class EnrichConfig:
+    """Where the sources are (all optional) and the enterprise egress allowlist."""
+
+    city: Path | None = None
+    asn: Path | None = None
+    anon: Path | None = None
+    tor_exits: Path | None = None
+    networks: Path | None = None
+    egress_cidrs: tuple[str, ...] = ()
+
+    def configured(self) -> bool:
+        """Whether any source is set."""
+        return any((self.city, self.asn, self.anon, self.tor_exits, self.networks, self.egress_cidrs))
+
+
+@dataclass
 class Settings:
     """Everything configurable, with the defaults filled in."""
 
@@ -125,6 +141,7 @@ class Settings:
     suspicious_clients: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_SUSPICIOUS_CLIENTS))
     catalog: list[CatalogEntry] = field(default_factory=list)
     catalog_path: Path | None = None
+    enrich: EnrichConfig = field(default_factory=lambda: EnrichConfig())
 
     def detector(self, name: str) -> dict[str, Any]:
         """The settings of one detector."""
@@ -229,6 +246,12 @@ def load_settings(path: Path | None = None) -> Settings:
     settings.sensitive_custom_objects = bool(detect.get("sensitive_custom_objects", False))
     for client, weight in detect.get("suspicious_clients", {}).items():
         settings.suspicious_clients[str(client)] = int(weight)
+    enrich = data.get("enrich", {})
+    for slot in ("city", "asn", "anon", "tor_exits", "networks"):
+        if enrich.get(slot):
+            path = Path(enrich[slot])
+            setattr(settings.enrich, slot, path if path.is_absolute() else config_path.parent / path)
+    settings.enrich.egress_cidrs = tuple(str(c) for c in enrich.get("egress_cidrs", ()))
     catalog = detect.get("integrations") or data.get("integrations")
     if catalog:
         catalog_path = Path(catalog)
