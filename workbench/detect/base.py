@@ -20,7 +20,7 @@ FINDING_COLUMNS = [
     "id", "detector", "category", "severity", "score", "org_id", "entity_type", "entity_id",
     "entity_label", "window_start", "window_end", "observed", "baseline", "explanation", "evidence",
 ]  # fmt: skip
-FINDING_SCHEMA = {
+FINDING_SCHEMA: dict[str, Any] = {
     "id": pl.Utf8, "detector": pl.Utf8, "category": pl.Utf8, "severity": pl.Utf8, "score": pl.Int64,
     "org_id": pl.Utf8, "entity_type": pl.Utf8, "entity_id": pl.Utf8, "entity_label": pl.Utf8,
     "window_start": pl.Datetime("us"), "window_end": pl.Datetime("us"), "observed": pl.Float64,
@@ -102,7 +102,7 @@ class Finding:
 
 def findings_frame(findings: list[Finding]) -> pl.DataFrame:
     """A findings DataFrame (possibly empty) with the contract's columns."""
-    return pl.DataFrame([f.row() for f in findings], schema=FINDING_SCHEMA)  # type: ignore[arg-type]
+    return pl.DataFrame([f.row() for f in findings], schema=FINDING_SCHEMA)
 
 
 def fmt(value: float) -> str:

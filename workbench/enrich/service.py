@@ -154,7 +154,7 @@ class EnrichReport:
 
 _COLUMNS = ["ip", "kind", "country_code", "country", "city", "latitude", "longitude", "accuracy_km", "asn",
             "as_org", "is_tor", "is_vpn", "is_proxy", "is_hosting", "network_labels", "allowlists"]  # fmt: skip
-_SCHEMA = {
+_SCHEMA: dict[str, Any] = {
     "ip": pl.Utf8, "kind": pl.Utf8, "country_code": pl.Utf8, "country": pl.Utf8, "city": pl.Utf8,
     "latitude": pl.Float64, "longitude": pl.Float64, "accuracy_km": pl.Int32, "asn": pl.Int64, "as_org": pl.Utf8,
     "is_tor": pl.Boolean, "is_vpn": pl.Boolean, "is_proxy": pl.Boolean, "is_hosting": pl.Boolean,
