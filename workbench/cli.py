@@ -256,7 +256,7 @@ def demo(
             report = ingest_paths(con, logs, on_progress=update)
         _run_enrich(con, EnrichConfig(
             city=enrichment / "city.mmdb", asn=enrichment / "asn.mmdb", anon=enrichment / "anonymous-ip.mmdb",
-            tor_exits=enrichment / "tor-exits.txt", networks=enrichment / "networks.csv",
+            tor_exits=enrichment / "tor-exits.txt", networks=enrichment / "networks.txt",
         ))  # fmt: skip
         out.print(
             Text(

@@ -37,7 +37,7 @@ def _writer(database_type: str) -> MMDBWriter:
 
 
 def write_sample_enrichment(folder: Path) -> list[Path]:
-    """Write city.mmdb, asn.mmdb, anonymous-ip.mmdb, tor-exits.txt and networks.csv."""
+    """Write city.mmdb, asn.mmdb, anonymous-ip.mmdb, tor-exits.txt and networks.txt (CSV: network,label)."""
     folder.mkdir(parents=True, exist_ok=True)
     city, asn, anon = _writer("GeoLite2-City"), _writer("GeoLite2-ASN"), _writer("GeoIP2-Anonymous-IP")
     for network, code, country, town, lat, lon, number, org, hosting in NETWORKS:
@@ -60,7 +60,7 @@ def write_sample_enrichment(folder: Path) -> list[Path]:
         writer.to_db_file(str(path))
     tor = folder / "tor-exits.txt"
     tor.write_text("\n".join([*TOR_EXIT_IPS, "185.220.101.33", "192.42.116.20"]) + "\n")
-    networks = folder / "networks.csv"
+    networks = folder / "networks.txt"
     networks.write_text(
         "network,label\n"
         f"{HOSTING_IOC_IP}/32,hosting\n"
