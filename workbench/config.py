@@ -57,6 +57,11 @@ DETECTOR_DEFAULTS: dict[str, dict[str, Any]] = {
     "recon_then_export": {"window_minutes": 60, "min_recon_calls": 5, "min_export_rows": 1000},
     "bulk_job_deleted": {"window_minutes": 30},
     "suspicious_client": {},
+    "new_country": {"min_calls": 5},
+    "new_asn": {"min_calls": 5},
+    "anonymizer_ip": {"min_calls": 1},
+    "non_allowlisted_ip": {"min_calls": 3},
+    "impossible_geography": {"max_kmh": 1000, "max_accuracy_km": 1000},
     "compound_outlier": {"baseline_days": 28, "min_history_days": 10, "z_threshold": 3.5,
                          "min_features": 3},
 }  # fmt: skip

@@ -141,12 +141,13 @@ class DetectorContext:
     `raw(query_name)`, a named query that returns just the rows a detector needs."""
 
     activity: pl.DataFrame  # API activity per hour x app x user x ip x object (see queries/)
-    auth: pl.DataFrame  # hourly auth failures per org x user x ip, every event type
+    auth: pl.DataFrame  # calls and auth failures per org x hour x user x ip, every event type
     settings: Settings
     window_start: datetime  # findings start in [window_start, window_end)
     window_end: datetime
     raw: Callable[..., pl.DataFrame]  # raw(query_name, params) -> rows
     prior: list[Finding] = field(default_factory=list)  # findings of detectors run earlier
+    ip_info: pl.DataFrame = field(default_factory=pl.DataFrame)  # empty until `enrich` has run
 
     def params(self, detector: str) -> dict[str, Any]:
         """A detector's settings."""

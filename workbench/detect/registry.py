@@ -42,6 +42,15 @@ DETECTORS: list[Detector] = [
     Detector(
         "new_user_for_app", "geo_identity", geo_identity.new_user_for_app, "a new user acting through an app"
     ),
+    Detector("new_country", "geo_identity", geo_identity.new_country, "an app calling from a new country"),
+    Detector("new_asn", "geo_identity", geo_identity.new_asn, "an app calling from a new network (ASN)"),
+    Detector(
+        "anonymizer_ip", "geo_identity", geo_identity.anonymizer_ip, "Tor, VPN, proxy or new hosting networks"
+    ),
+    Detector(
+        "non_allowlisted_ip", "geo_identity", geo_identity.non_allowlisted_ip, "outside declared egress"
+    ),
+    Detector("impossible_geography", "geo_identity", geo_identity.impossible_geography, "impossible travel"),
     Detector("error_rate_jump", "error", errors.error_rate_jump, "error share +10 points over baseline"),
     Detector("auth_failure_burst", "error", errors.auth_failure_burst, "bursts of failed logins or 401/403"),
     Detector("probe_then_success", "error", errors.probe_then_success, "failures, then a successful login"),
@@ -92,6 +101,7 @@ def build_context(
         window_start=window_start,
         window_end=window_end,
         raw=raw,
+        ip_info=query_frame(con, "ip_info_all"),
     )
 
 
@@ -108,6 +118,25 @@ def corroborate(findings: list[Finding]) -> list[Finding]:
     return findings
 
 
+def add_ip_context(findings: list[Finding], ip_info: pl.DataFrame) -> list[Finding]:
+    """Findings that name addresses carry their enrichment; an anonymizer raises the score."""
+    if ip_info.is_empty():
+        return findings
+    known = {row["ip"]: row for row in ip_info.iter_rows(named=True)}
+    for f in findings:
+        infos = [known[ip] for ip in f.evidence.get("ips", [])[:3] if ip in known]
+        if not infos:
+            continue
+        f.evidence["ip_info"] = {i["ip"]: geo_identity.describe_ip(i) for i in infos}
+        if f.category == "geo_identity":
+            continue  # these explain their addresses already
+        described = "; ".join(f"{i['ip']} ({geo_identity.describe_ip(i)})" for i in infos)
+        f.explanation += f" Context: {described}."
+        if any(i["is_tor"] or i["is_vpn"] or i["is_proxy"] for i in infos):
+            f.score += 10
+    return findings
+
+
 def run_detectors(ctx: DetectorContext, names: list[str] | None = None) -> pl.DataFrame:
     """Run the suite (or the named detectors) and return the findings frame."""
     selected = [d for d in DETECTORS if names is None or d.name in names]
@@ -115,4 +144,5 @@ def run_detectors(ctx: DetectorContext, names: list[str] | None = None) -> pl.Da
     for detector in selected:
         ctx.prior = list(found)
         found.extend(detector.run(ctx))
-    return findings_frame(corroborate(found)).sort(["score", "window_start"], descending=[True, False])
+    found = corroborate(add_ip_context(found, ctx.ip_info))
+    return findings_frame(found).sort(["score", "window_start"], descending=[True, False])
