@@ -250,16 +250,19 @@ def anonymizer_ip(ctx: DetectorContext) -> list[Finding]:
                                           "is_hosting", "kind")),
         ).sort("calls", descending=True).iter_rows(named=True):  # fmt: skip
             weight = max((w for flag, (_, w) in FLAG_WEIGHTS.items() if info[flag]), default=0)
-            # Integrations run in clouds: a hosting network matters only when it is new to the user.
-            if weight == 50 and info["asn"] in _asns_before(ctx, org, user, moment(group["hour"].min())):
-                continue
+            # Integrations run in clouds: a hosting network matters only when the user has history
+            # and that network is new to it.
+            if weight == 50:
+                earlier = _asns_before(ctx, org, user, moment(group["hour"].min()))
+                if earlier is None or info["asn"] in earlier:
+                    continue
             if info["calls"] < p["min_calls"]:
                 continue
             top = max(top, weight + min(10, info["calls"] // 10))
             lines.append((info, weight))
         if not lines:
             continue
-        etype, eid, label = ctx.actor(org, user, group["user_name"].drop_nulls().first())
+        etype, eid, label = ctx.actor(org, user, str(group["user_name"].drop_nulls().first() or ""))
         start = min(i["start"] for i, _ in lines)
         end = max(i["end"] for i, _ in lines) + timedelta(hours=1)
         parts = [f"{i['ip']} ({describe_ip(i)}; {fmt(i['calls'])} events)" for i, _ in lines[:5]]
@@ -274,12 +277,14 @@ def anonymizer_ip(ctx: DetectorContext) -> list[Finding]:
     return findings
 
 
-def _asns_before(ctx: DetectorContext, org: str, user: str, before: Any) -> set[int]:
-    """The networks (ASNs) a user's traffic came from before a moment."""
+def _asns_before(ctx: DetectorContext, org: str, user: str, before: Any) -> set[int] | None:
+    """The networks (ASNs) a user's traffic came from before a moment; None without history."""
     earlier = ctx.auth.filter(
         (pl.col("org_id") == org) & (pl.col("user_id") == user) & (pl.col("hour") < before)
-    ).join(ctx.ip_info.select("ip", "asn"), on="ip")
-    return set(earlier["asn"].drop_nulls().to_list())
+    )
+    if earlier.is_empty():
+        return None
+    return set(earlier.join(ctx.ip_info.select("ip", "asn"), on="ip")["asn"].drop_nulls().to_list())
 
 
 def non_allowlisted_ip(ctx: DetectorContext) -> list[Finding]:
@@ -299,8 +304,8 @@ def non_allowlisted_ip(ctx: DetectorContext) -> list[Finding]:
             continue
         per_ip = group.group_by("ip").agg(calls=pl.col("calls").sum(), start=pl.col("first_ts").min(),
                                           end=pl.col("last_ts").max())  # fmt: skip
-        outside = per_ip.filter(pl.col("ip").map_elements(lambda ip: entry.egress_allows(ip) is False,
-                                                          return_dtype=pl.Boolean))  # fmt: skip
+        outside_ips = [ip for ip in per_ip["ip"].to_list() if entry.egress_allows(ip) is False]
+        outside = per_ip.filter(pl.col("ip").is_in(outside_ips))
         if outside.is_empty() or outside["calls"].sum() < p["min_calls"]:
             continue
         calls = int(outside["calls"].sum())

@@ -1,0 +1,280 @@
+"""IP enrichment: readers by database type, Tor lists, network lists, allowlists, bad sources,
+the enrich and ip commands, and the detectors that use ip_info."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+from mmdb_writer import MMDBWriter
+from netaddr import IPSet
+from typer.testing import CliRunner
+
+from tests.detect_fixtures import APP, END, at, context, history, row
+from workbench.cli import app
+from workbench.config import CatalogEntry, EnrichConfig, Settings
+from workbench.detect import geo_identity
+from workbench.detect.base import severity_for
+from workbench.enrich.service import classify, lookup, open_sources
+from workbench.enrich.sources import SourceError, load_networks, load_tor_exits, open_database
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def writer(database_type: str) -> MMDBWriter:
+    return MMDBWriter(ip_version=6, ipv4_compatible=True, database_type=database_type, languages=["en"],
+                      description="test", int_type="u32")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def dbs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("mmdb")
+    city = writer("GeoLite2-City")
+    city.insert_network(
+        IPSet(["52.0.0.0/8"]),
+        {
+            "country": {"iso_code": "US", "names": {"en": "United States"}},
+            "city": {"names": {"en": "Ashburn"}},
+            "location": {"latitude": 39.04, "longitude": -77.49, "accuracy_radius": 20},
+        },
+    )
+    city.insert_network(
+        IPSet(["185.220.101.0/24"]),
+        {
+            "country": {"iso_code": "DE", "names": {"en": "Germany"}},
+            "city": {"names": {"en": "Berlin"}},
+            "location": {"latitude": 52.52, "longitude": 13.41, "accuracy_radius": 20},
+        },
+    )
+    city.insert_network(
+        IPSet(["2a0b:f4c0::/32"]), {"country": {"iso_code": "NL", "names": {"en": "Netherlands"}}}
+    )
+    country = writer("GeoLite2-Country")
+    country.insert_network(
+        IPSet(["52.0.0.0/8"]), {"country": {"iso_code": "US", "names": {"en": "United States"}}}
+    )
+    asn = writer("GeoLite2-ASN")
+    asn.insert_network(
+        IPSet(["52.0.0.0/8"]),
+        {"autonomous_system_number": 14618, "autonomous_system_organization": "Amazon.com, Inc."},
+    )
+    asn.insert_network(
+        IPSet(["185.220.101.0/24"]),
+        {
+            "autonomous_system_number": 60729,
+            "autonomous_system_organization": "Stiftung Erneuerbare Freiheit",
+        },
+    )
+    anon = writer("GeoIP2-Anonymous-IP")
+    anon.insert_network(IPSet(["52.0.0.0/8"]), {"is_anonymous": True, "is_hosting_provider": True})
+    anon.insert_network(IPSet(["185.220.101.1/32"]), {"is_anonymous": True, "is_tor_exit_node": True})
+    anon.insert_network(IPSet(["146.70.1.0/24"]), {"is_anonymous": True, "is_anonymous_vpn": True})
+    paths = {}
+    for name, w in (("city", city), ("country", country), ("asn", asn), ("anon", anon)):
+        paths[name] = folder / f"{name}.mmdb"
+        w.to_db_file(str(paths[name]))
+    return paths  # fmt: skip
+
+
+def test_each_reader_type_and_ipv6_and_missing_addresses(dbs: dict[str, Path]) -> None:
+    sources = open_sources(EnrichConfig(city=dbs["city"], asn=dbs["asn"], anon=dbs["anon"]))
+    try:
+        tor = lookup("185.220.101.1", sources)
+        assert (tor["country_code"], tor["city"], tor["asn"], tor["is_tor"]) == ("DE", "Berlin", 60729, True)
+        assert tor["accuracy_km"] == 20 and tor["latitude"] == pytest.approx(52.52)
+        cloud = lookup("52.10.17.21", sources)
+        assert cloud["as_org"] == "Amazon.com, Inc." and cloud["is_hosting"] and not cloud["is_tor"]
+        assert lookup("2a0b:f4c0::1", sources)["country_code"] == "NL"
+        assert lookup("::ffff:52.1.2.3", sources)["country_code"] == "US"  # IPv4-mapped
+        missing = lookup("8.8.8.8", sources)
+        assert missing["kind"] == "public" and missing.get("country_code") is None and not missing["is_tor"]
+    finally:
+        sources.close()
+    country = open_database(dbs["country"], "city")
+    assert country.method == "country" and country.lookup("52.1.1.1").country.iso_code == "US"
+
+
+def test_special_ranges_are_labelled_not_looked_up() -> None:
+    assert classify("Salesforce.com IP")[0] == "salesforce"
+    assert classify("10.1.2.3")[0] == "private"
+    assert classify("127.0.0.1")[0] == "loopback"
+    assert classify("198.51.100.7")[0] == "documentation"
+    assert classify("2001:db8::1")[0] == "documentation"
+    assert classify("not an ip")[0] == "invalid"
+    assert classify("185.220.101.1")[0] == "public"
+
+
+def test_wrong_type_corrupt_and_missing_databases_are_one_line_errors(
+    dbs: dict[str, Path], tmp_path: Path
+) -> None:
+    with pytest.raises(SourceError, match="GeoLite2-City database, expected an ASN database"):
+        open_database(dbs["city"], "asn")
+    corrupt = tmp_path / "corrupt.mmdb"
+    corrupt.write_bytes(b"\x00" * 512 + b"not a maxmind database")
+    with pytest.raises(SourceError, match="not a readable MaxMind database"):
+        open_database(corrupt, "city")
+    with pytest.raises(SourceError, match="no such file"):
+        open_database(tmp_path / "nope.mmdb", "anon")
+
+
+def test_tor_lists_in_both_formats_with_malformed_lines_counted(tmp_path: Path) -> None:
+    bulk = tmp_path / "torbulkexitlist"
+    bulk.write_text("185.220.101.1\nnot-an-ip\n2a0b:f4c0::1\n\n")
+    exits = load_tor_exits(bulk)
+    assert exits.format == "bulk list" and exits.addresses == {"185.220.101.1", "2a0b:f4c0::1"}
+    assert exits.skipped == [2]
+    dnsel = tmp_path / "exit-addresses"
+    dnsel.write_text(
+        "ExitNode 0011BD2485AD45D984EC4159C88FC066E5E3300E\nPublished 2025-11-18 22:15:11\n"
+        "LastStatus 2025-11-19 00:00:00\nExitAddress 185.220.101.143 2025-11-19 00:12:53\n"
+        "ExitAddress 185.220.101.164 2025-11-19 01:02:00\nExitNode ABCDEF\nGarbage line\nExitAddress 999.1.1.1\n"
+    )
+    exits = load_tor_exits(dnsel)
+    assert exits.format == "exit-addresses" and exits.addresses == {"185.220.101.143", "185.220.101.164"}
+    assert exits.skipped == [7, 8] and "2 malformed line(s) skipped: 7, 8" in exits.skipped_text()
+
+
+def test_network_list_and_enterprise_allowlist(dbs: dict[str, Path], tmp_path: Path) -> None:
+    networks = tmp_path / "networks.csv"
+    networks.write_text("network,label\n146.70.0.0/16,vpn\nAS60729,tor\nbad-cidr,proxy\n")
+    listed = load_networks(networks)
+    assert listed.entries == 2 and listed.skipped == [4]
+    sources = open_sources(EnrichConfig(asn=dbs["asn"], networks=networks, egress_cidrs=("64.10.200.0/24",)))
+    try:
+        assert lookup("146.70.5.5", sources)["is_vpn"]
+        via_asn = lookup("185.220.101.77", sources)
+        assert via_asn["is_tor"] and via_asn["network_labels"] == ["tor"]
+        assert lookup("64.10.200.11", sources)["allowlists"] == ["enterprise egress"]
+        assert lookup("64.10.201.11", sources)["allowlists"] == []
+    finally:
+        sources.close()
+
+
+@pytest.fixture(scope="module")
+def enriched_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("enriched") / "demo.duckdb"
+    result = runner.invoke(app, ["demo", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert "enriched" in result.output
+    return db
+
+
+def test_demo_enrichment_lights_up_the_incident(enriched_db: Path, tmp_path: Path) -> None:
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(enriched_db, db)
+    result = runner.invoke(app, ["scan", "--db", str(db), "--format", "json", "--since", "2025-10-18"])
+    findings = json.loads(result.stdout)
+    geo = {f["detector"] for f in findings if f["severity"] in ("high", "critical")}
+    assert {"new_country", "new_asn", "anonymizer_ip", "impossible_geography"} <= geo
+    above_low = [f for f in findings if f["severity"] != "low"]
+    assert {f["entity_label"] for f in above_low} == {"Gainsight CS"}
+    tor = next(f for f in findings if f["detector"] == "anonymizer_ip")
+    assert "Tor exit" in tor["explanation"] and "AS60729" in tor["explanation"]
+    contextual = next(f for f in findings if f["detector"] == "suspicious_client")
+    assert "Tor exit" in contextual["explanation"] and contextual["evidence"]["ip_info"]
+
+
+def test_ip_command_reports_one_address(enriched_db: Path, tmp_path: Path) -> None:
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(enriched_db, db)
+    runner.invoke(app, ["scan", "--db", str(db)])
+    result = runner.invoke(app, ["ip", "185.220.101.164", "--db", str(db), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["info"]["country_code"] == "DE" and report["info"]["is_tor"] is True
+    assert {o["object"] for o in report["objects"]} == {"User", "Case", "ContentVersion"}
+    assert report["findings"] and report["activity"][0]["entity"] == "Gainsight CS"
+    table = runner.invoke(app, ["ip", "185.220.101.164", "--db", str(db)])
+    assert "AS60729" in table.output and "flags: tor" in table.output
+
+
+def test_enrich_command_is_incremental_and_reports_bad_sources(enriched_db: Path, tmp_path: Path) -> None:
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(enriched_db, db)
+    sample = ROOT / "sample_logs" / "enrichment"
+    args = ["enrich", "--db", str(db), "--city", str(sample / "city.mmdb"), "--asn", str(sample / "asn.mmdb"),
+            "--anon", str(sample / "anonymous-ip.mmdb"), "--tor-exits", str(sample / "tor-exits.txt"),
+            "--networks", str(sample / "networks.txt")]  # fmt: skip
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0 and "enriched 0 new or changed address(es)" in again.output
+    changed = runner.invoke(app, ["enrich", "--db", str(db), "--city", str(sample / "city.mmdb")])
+    assert changed.exit_code == 0 and "enriched 0 " not in changed.output  # a changed source re-enriches
+    wrong = runner.invoke(app, ["enrich", "--db", str(db), "--asn", str(sample / "city.mmdb")])
+    assert (
+        wrong.exit_code == 2
+        and "expected an ASN database" in wrong.output
+        and "Traceback" not in wrong.output
+    )
+    none = runner.invoke(app, ["enrich", "--db", str(db)])
+    assert none.exit_code == 2 and "no enrichment source" in none.output
+
+
+# detectors on fixtures -------------------------------------------------------------------------
+
+
+def ip_info(*rows: dict) -> pl.DataFrame:
+    base = {"kind": "public", "country_code": "US", "country": "United States", "city": "Ashburn",
+            "latitude": 39.04, "longitude": -77.49, "accuracy_km": 20, "asn": 14618, "as_org": "Amazon.com, Inc.",
+            "is_tor": False, "is_vpn": False, "is_proxy": False, "is_hosting": True, "network_labels": [],
+            "allowlists": []}  # fmt: skip
+    return pl.DataFrame([base | r for r in rows])
+
+
+BERLIN = {"ip": "185.220.101.1", "country_code": "DE", "country": "Germany", "city": "Berlin", "latitude": 52.52,
+          "longitude": 13.41, "asn": 60729, "as_org": "Stiftung Erneuerbare Freiheit", "is_tor": True,
+          "is_hosting": False}  # fmt: skip
+
+
+def enriched_context(rows: list[dict], **kwargs):  # type: ignore[no-untyped-def]
+    ctx = context(rows, **kwargs)
+    ctx.ip_info = ip_info({"ip": "52.1.1.1"}, BERLIN)
+    ctx.auth = pl.DataFrame([{"org_id": r["org_id"], "hour": r["hour"], "user_id": r["user_id"],
+                              "user_name": r["user_name"], "ip": r["ip"], "failures": 0, "calls": r["calls"]}
+                             for r in rows])  # fmt: skip
+    return ctx
+
+
+def test_new_country_and_new_asn() -> None:
+    rows = [*history(days=20), row(at(END, 2), 12, ip="185.220.101.1")]
+    (country,) = geo_identity.new_country(enriched_context(rows))
+    (network,) = geo_identity.new_asn(enriched_context(rows))
+    assert "new country, DE Germany" in country.explanation and "US United States" in country.explanation
+    assert "AS60729 Stiftung Erneuerbare Freiheit" in network.explanation
+    assert severity_for(round(network.score)) in ("high", "critical")
+    assert geo_identity.new_country(enriched_context(history(days=20))) == []
+    assert geo_identity.new_asn(context(rows)) == []  # not enriched: silent
+
+
+def test_anonymizer_ip() -> None:
+    rows = [*history(days=20), row(at(END, 2), 12, ip="185.220.101.1")]
+    (f,) = geo_identity.anonymizer_ip(enriched_context(rows))
+    assert "Tor exit" in f.explanation and f.entity_id == APP and severity_for(round(f.score)) == "high"
+    # Its usual AWS hosting network is not an anonymizer finding.
+    assert geo_identity.anonymizer_ip(enriched_context(history(days=20))) == []
+
+
+def test_non_allowlisted_ip() -> None:
+    import ipaddress
+
+    rows = [*history(days=20), row(at(END, 2), 12, ip="185.220.101.1")]
+    declared = Settings(catalog=[CatalogEntry("Vendor", connected_app_id=APP,
+                                              egress_cidrs=(ipaddress.ip_network("52.1.1.0/24"),))])  # fmt: skip
+    (f,) = geo_identity.non_allowlisted_ip(enriched_context(rows, settings=declared))
+    assert "outside the egress ranges declared for Vendor (52.1.1.0/24)" in f.explanation
+    assert geo_identity.non_allowlisted_ip(enriched_context(history(days=20), settings=declared)) == []
+
+
+def test_impossible_geography() -> None:
+    rows = [*history(days=20), row(at(END, 20), 5, ip="185.220.101.1")]  # Berlin an hour after Ashburn
+    (f,) = geo_identity.impossible_geography(enriched_context(rows))
+    assert "Ashburn, US" in f.explanation and "Berlin, DE" in f.explanation and "km/h" in f.explanation
+    slow = [
+        *history(days=20, hours=range(8, 10)),
+        row(at(END, 23) + timedelta(minutes=30), 5, ip="185.220.101.1"),
+    ]
+    assert geo_identity.impossible_geography(enriched_context(slow)) == []  # 13+ hours: a flight is possible
