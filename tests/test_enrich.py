@@ -278,3 +278,21 @@ def test_impossible_geography() -> None:
         row(at(END, 23) + timedelta(minutes=30), 5, ip="185.220.101.1"),
     ]
     assert geo_identity.impossible_geography(enriched_context(slow)) == []  # 13+ hours: a flight is possible
+
+
+def test_ingest_enriches_automatically_when_sources_are_configured(tmp_path: Path) -> None:
+    sample = ROOT / "sample_logs" / "enrichment"
+    (tmp_path / "workbench.toml").write_text(
+        f'[enrich]\ncity = "{sample / "city.mmdb"}"\ntor_exits = "{sample / "tor-exits.txt"}"\n'
+    )
+    logs = sorted(p for p in (ROOT / "sample_logs").iterdir() if p.name.startswith("acme"))
+    db = tmp_path / "w.duckdb"
+    result = runner.invoke(
+        app, ["ingest", *map(str, logs), "--db", str(db), "--config", str(tmp_path / "workbench.toml")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "enriched" in result.output
+    report = json.loads(
+        runner.invoke(app, ["ip", "185.220.101.143", "--db", str(db), "--format", "json"]).stdout
+    )
+    assert report["info"]["is_tor"] is True and report["info"]["city"] == "Berlin"
