@@ -24,7 +24,8 @@ def finding(label: str = HOSTILE) -> dict:
 
 def test_markdown_escapes_links_html_code_and_pipes() -> None:
     text = to_markdown([finding()])
-    assert "](http" not in text and "<img" not in text and "\x1b" not in text
+    assert "[click](" not in text and "\\[click\\]" in text  # brackets escaped: no link
+    assert "<img" not in text and "\x1b" not in text
     row = next(line for line in text.splitlines() if line.startswith("| high"))
     assert row.count(" | ") == 6  # seven cells, the label's pipe escaped
     assert escape_markdown("a|b") == "a\\|b"

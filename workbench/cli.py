@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -618,6 +618,199 @@ def ip(
         for row in rows:
             table.add_row(*(cell(_minute(v) if isinstance(v, datetime) else v) for v in row.values()))
         out.print(table)
+
+
+def _parse_moment(value: str, option: str, end: bool = False) -> datetime:
+    """A UTC time (ISO 8601, 'Z' allowed); a bare date means its start, or for an end the day after."""
+    text = value.strip().removesuffix("Z").replace(" ", "T")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise fail(f"{option} {value!r} is not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM)") from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    if end and len(text) == 10:
+        moment += timedelta(days=1)
+    return moment
+
+
+def _scope(
+    start: str, end: str, app_ids: list[str] | None, users: list[str] | None, ips: list[str] | None
+) -> Any:
+    from workbench.investigate.scope import Scope, ScopeError
+
+    try:
+        return Scope(_parse_moment(start, "--start"), _parse_moment(end, "--end", end=True),
+                     list(app_ids or []), list(users or []), list(ips or []))  # fmt: skip
+    except ScopeError as exc:
+        raise fail(str(exc)) from None
+
+
+def _indicators(ioc: Path | None) -> list[Any]:
+    from workbench.investigate.ioc import IocError, parse_iocs
+
+    if ioc is None:
+        return []
+    try:
+        indicators, skipped = parse_iocs(ioc)
+    except IocError as exc:
+        raise fail(str(exc)) from None
+    if skipped:
+        err.print(Text(f"warning: {ioc}: {len(skipped)} line(s) skipped: {', '.join(map(str, skipped[:10]))}",
+                       style="yellow"))  # fmt: skip
+    if not indicators:
+        raise fail(f"{ioc}: no indicator found")
+    return indicators
+
+
+def _write_or_print(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    temporary = output.with_name(output.name + ".partial")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(output)  # never leave a half-written report behind
+    err.print(Text(f"wrote {output}"))
+
+
+StartOption = Annotated[str, typer.Option("--start", help="Window start, UTC (YYYY-MM-DD[THH:MM]).")]
+EndOption = Annotated[str, typer.Option("--end", help="Window end, UTC; a bare date includes that day.")]
+AppOption = Annotated[list[str] | None, typer.Option("--app", help="Connected app id (repeatable).")]
+UserOption = Annotated[list[str] | None, typer.Option("--user", help="User id or name (repeatable).")]
+IpOption = Annotated[list[str] | None, typer.Option("--ip", help="Address or CIDR (repeatable).")]
+IocOption = Annotated[Path | None, typer.Option("--ioc", help="IOC file (text or CSV).")]
+OutputOption = Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file.")]
+
+
+@app.command()
+def backcheck(
+    start: StartOption,
+    end: EndOption,
+    app_id: AppOption = None,
+    user: UserOption = None,
+    ip_address: IpOption = None,
+    ioc: IocOption = None,
+    format: Annotated[str, typer.Option("--format", help="table, markdown or json.")] = "table",
+    output: OutputOption = None,
+    db: DbOption = None,
+) -> None:
+    """Back-check an exposure window: what the scope did, touched and changed (no scope = the org)."""
+    import json
+
+    from workbench.investigate.backcheck import run_backcheck
+    from workbench.investigate.report import backcheck_dict, backcheck_markdown
+
+    _check_choice(format, ("table", "markdown", "json"), "--format")
+    scope = _scope(start, end, app_id, user, ip_address)
+    indicators = _indicators(ioc)
+    with opened(db, read_only=True) as con:
+        result = run_backcheck(con, scope, indicators)
+    if format == "json":
+        _write_or_print(json.dumps(backcheck_dict(result), indent=2) + "\n", output)
+    elif format == "markdown" or output is not None:
+        _write_or_print(backcheck_markdown(result), output)
+    else:
+        out.print(Text(f"Back-check {scope.start:%Y-%m-%d %H:%M} to {scope.end:%Y-%m-%d %H:%M} UTC, "
+                       f"{scope.describe()}: {result.total_calls:,} API calls"))  # fmt: skip
+        for title, items in (
+            ("At risk", result.at_risk),
+            ("Checked", result.checked),
+            ("Changed", result.changed),
+        ):
+            out.print(Text(title + ":", style="bold"))
+            for item in items:
+                out.print(Text("  - " + strip_control(item)))
+        out.print(
+            Text("Use --format markdown for every table (addresses, objects, API use, IOC hits, findings).")
+        )
+
+
+@app.command()
+def sweep(
+    ioc: Annotated[
+        Path, typer.Option("--ioc", help="IOC file: one indicator a line, or CSV with a type column.")
+    ],
+    since: Annotated[str | None, typer.Option(help="Only events from this day on.")] = None,
+    format: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+    db: DbOption = None,
+) -> None:
+    """Sweep all history for indicators (IPs, CIDRs, user agents, app and user ids)."""
+    import json
+
+    from workbench.investigate.ioc import sweep as run_sweep
+    from workbench.investigate.report import _jsonable, write_csv
+
+    _check_choice(format, ("table", "json", "csv"), "--format")
+    indicators = _indicators(ioc)
+    with opened(db, read_only=True) as con:
+        hits = run_sweep(con, indicators, _day_bound(since, "--since"))
+    if format == "json":
+        sys.stdout.write(json.dumps(_jsonable(hits), indent=2) + "\n")
+        return
+    if format == "csv":
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "hits.csv"
+            write_csv(path, hits)
+            sys.stdout.write(path.read_text(encoding="utf-8"))
+        return
+    table = Table(title=f"IOC hits: {len(hits)} of {len(indicators)} indicators")
+    for name in (
+        "indicator",
+        "kind",
+        "org",
+        "first seen",
+        "last seen",
+        "events",
+        "apps / users",
+        "objects",
+        "source",
+    ):
+        table.add_column(name, overflow="fold")
+    for h in hits:
+        table.add_row(cell(h["indicator"]), h["kind"], cell(h["org_id"]), _minute(h["first_seen"]),
+                      _minute(h["last_seen"]), f"{h['events']:,}",
+                      cell(", ".join((h["app_names"] or []) + (h["users"] or [])[:3])),
+                      cell(", ".join(h["objects"] or [])), cell(h["note"]))  # fmt: skip
+    out.print(table)
+
+
+@app.command()
+def report(
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the report.")],
+    finding: Annotated[list[str] | None, typer.Option("--finding", help="Finding id (repeatable).")] = None,
+    start: Annotated[str | None, typer.Option("--start", help="Back-check window start (UTC).")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="Back-check window end (UTC).")] = None,
+    app_id: AppOption = None,
+    user: UserOption = None,
+    ip_address: IpOption = None,
+    ioc: IocOption = None,
+    title: Annotated[
+        str, typer.Option(help="Report title.")
+    ] = "Incident summary: SaaS integration token abuse",
+    format: Annotated[str, typer.Option("--format", help="markdown or json.")] = "markdown",
+    csv_dir: Annotated[Path | None, typer.Option(help="Also write the tables as CSV files here.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Write the incident summary: summary, timeline, findings, back-check, IPs, IOCs, coverage,
+    containment checklist, evidence, and the commands that reproduce it."""
+    from workbench.investigate.service import build_report
+
+    _check_choice(format, ("markdown", "json"), "--format")
+    if (start is None) != (end is None):
+        raise fail("--start and --end go together")
+    scope = _scope(start, end, app_id, user, ip_address) if start and end else None
+    indicators = _indicators(ioc)
+    with opened(db, read_only=True) as con:
+        try:
+            built = build_report(con, finding or [], scope, indicators, title, " ".join(sys.argv[1:]))
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+    _write_or_print(built.json() if format == "json" else built.markdown, output)
+    if csv_dir:
+        built.write_csv(csv_dir)
+        err.print(Text(f"wrote CSV tables to {csv_dir}"))
 
 
 def main() -> None:

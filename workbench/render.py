@@ -17,7 +17,7 @@ CONTRACT_FIELDS = [
     "window_start", "window_end", "observed", "baseline", "explanation", "evidence",
 ]  # fmt: skip
 TRIAGE_FIELDS = ["status", "note", "suppressed"]
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]#|~])")
 
 
 def iso(value: Any) -> Any:
@@ -40,20 +40,30 @@ def escape_markdown(value: Any) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
+def md_table(headers: list[str], rows: list[list[Any]]) -> list[str]:
+    """Markdown table lines; every cell escaped, so log text cannot add columns or links."""
+    if not rows:
+        return ["(none)"]
+    lines = ["| " + " | ".join(escape_markdown(h) for h in headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(escape_markdown(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def findings_table(findings: list[dict[str, Any]]) -> list[str]:
+    """The findings as a Markdown table."""
+    rows = [
+        [f["severity"], f["score"], f["detector"], f"{f['entity_label']} ({f['entity_type']} {f['entity_id']})",
+         f"{f['window_start']:%Y-%m-%d %H:%M} to {f['window_end']:%Y-%m-%d %H:%M}", f["explanation"], f["id"]]
+        for f in findings
+    ]  # fmt: skip
+    return md_table(["severity", "score", "detector", "entity", "window (UTC)", "explanation", "id"], rows)
+
+
 def to_markdown(findings: list[dict[str, Any]], title: str = "Findings") -> str:
-    """A Markdown table of findings, every cell escaped."""
+    """A Markdown document with the findings table."""
     lines = [f"# {escape_markdown(title)}", "", f"{len(findings)} finding(s).", ""]
-    if not findings:
-        return "\n".join(lines) + "\n"
-    lines += [
-        "| severity | score | detector | entity | window (UTC) | explanation | id |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for f in findings:
-        window = f"{f['window_start']:%Y-%m-%d %H:%M} to {f['window_end']:%Y-%m-%d %H:%M}"
-        cells = [f["severity"], f["score"], f["detector"], f"{f['entity_label']} ({f['entity_type']} {f['entity_id']})",
-                 window, f["explanation"], f["id"]]  # fmt: skip
-        lines.append("| " + " | ".join(escape_markdown(c) for c in cells) + " |")
+    if findings:
+        lines += findings_table(findings)
     return "\n".join(lines) + "\n"
 
 
