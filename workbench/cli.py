@@ -378,6 +378,11 @@ def scan(
     fail_on: Annotated[
         str | None, typer.Option(help="Exit 1 if a finding is at or above this severity.")
     ] = None,
+    notify: Annotated[
+        list[str] | None,
+        typer.Option(help="Alert target: slack:URL, webhook:URL or email:ADDRESS (repeatable)."),
+    ] = None,
+    notify_min_severity: Annotated[str, typer.Option(help="Alert on findings at or above this.")] = "high",
 ) -> None:
     """Run the detector suite, store the findings (same id on re-run) and print them."""
     from workbench.detect.base import SEVERITIES
@@ -387,6 +392,14 @@ def scan(
     _check_choice(format, FORMATS, "--format")
     _check_choice(min_severity, SEVERITIES, "--min-severity")
     _check_choice(fail_on, SEVERITIES, "--fail-on")
+    _check_choice(notify_min_severity, SEVERITIES, "--notify-min-severity")
+    from workbench.investigate.notify import NotifyError, parse_target
+    from workbench.investigate.notify import notify as send_alerts
+
+    try:
+        targets = [parse_target(t) for t in notify or []]
+    except NotifyError as exc:
+        raise fail(str(exc)) from None
     unknown = sorted(set(detector or []) - set(detector_names()))
     if unknown:
         raise fail(f"unknown detector(s) {', '.join(unknown)}; detectors: {', '.join(detector_names())}")
@@ -402,6 +415,16 @@ def scan(
         save_findings(con, frame)
         ids = frame["id"].to_list()
         shown = load_findings(con, min_severity=min_severity, ids=ids) if ids else []
+        for delivery in send_alerts(con, targets, notify_min_severity, settings.smtp):
+            if delivery.error:
+                err.print(
+                    Text(
+                        f"alert to {delivery.target} failed, will retry next run: {delivery.error}",
+                        style="red",
+                    )
+                )
+            elif delivery.sent:
+                err.print(Text(f"alerted {delivery.target}: {delivery.sent} finding(s)"))
     _print_findings(shown, format, with_triage=False, title="Findings")
     if fail_on and any(SEVERITIES.index(f["severity"]) >= SEVERITIES.index(fail_on) for f in shown):
         raise typer.Exit(EXIT_FINDINGS)

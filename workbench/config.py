@@ -137,6 +137,18 @@ class EnrichConfig:
 
 
 @dataclass
+class SmtpSettings:
+    """Where email alerts go out; the password comes from an environment variable, never the file."""
+
+    host: str = "localhost"
+    port: int = 25
+    sender: str = "workbench@localhost"
+    starttls: bool = False
+    username: str | None = None
+    password_env: str | None = None
+
+
+@dataclass
 class Settings:
     """Everything configurable, with the defaults filled in."""
 
@@ -147,6 +159,7 @@ class Settings:
     catalog: list[CatalogEntry] = field(default_factory=list)
     catalog_path: Path | None = None
     enrich: EnrichConfig = field(default_factory=lambda: EnrichConfig())
+    smtp: SmtpSettings = field(default_factory=lambda: SmtpSettings())
 
     def detector(self, name: str) -> dict[str, Any]:
         """The settings of one detector."""
@@ -257,6 +270,15 @@ def load_settings(path: Path | None = None) -> Settings:
             path = Path(enrich[slot])
             setattr(settings.enrich, slot, path if path.is_absolute() else config_path.parent / path)
     settings.enrich.egress_cidrs = tuple(str(c) for c in enrich.get("egress_cidrs", ()))
+    smtp = data.get("notify", {}).get("smtp", {})
+    try:
+        settings.smtp = SmtpSettings(
+            host=str(smtp.get("host", "localhost")), port=int(smtp.get("port", 25)),
+            sender=str(smtp.get("from", "workbench@localhost")), starttls=bool(smtp.get("starttls", False)),
+            username=smtp.get("username"), password_env=smtp.get("password_env"),
+        )  # fmt: skip
+    except (TypeError, ValueError):
+        raise ConfigError(f"{config_path}: [notify.smtp] port must be a number") from None
     catalog = detect.get("integrations") or data.get("integrations")
     if catalog:
         catalog_path = Path(catalog)
