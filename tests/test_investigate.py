@@ -72,6 +72,9 @@ def test_backcheck_of_the_planted_incident_names_what_happened(db: Path) -> None
         h["indicator"] for h in data["ioc_hits"]
     }
     assert any(f["detector"] == "bulk_job_deleted" for f in data["findings"])
+    deleted = [j for j in data["bulk_jobs"] if j["deleted_at"]]
+    assert {j["object"] for j in deleted} == {"User", "Case", "ContentVersion"}
+    assert sum("bulk query job" in line and "deleted" in line for line in data["changed"]) == 3
     changed = " ".join(data["changed"])
     assert "new address 185.220.101.164" in changed and "new object Case" in changed
     assert "new client 'Salesforce-Multi-Org-Fetcher/1.0'" in changed

@@ -21,6 +21,7 @@ class Backcheck:
     calls_by_hour: list[dict[str, Any]]
     objects: list[dict[str, Any]]
     resources: list[dict[str, Any]]
+    bulk_jobs: list[dict[str, Any]]
     ips: list[dict[str, Any]]
     actors: list[dict[str, Any]]
     errors: list[dict[str, Any]]
@@ -99,6 +100,7 @@ def run_backcheck(
         calls_by_hour=query_frame(con, "backcheck_calls_by_hour", window).to_dicts(),
         objects=query_frame(con, "backcheck_objects", window).to_dicts(),
         resources=query_frame(con, "backcheck_resources", window).to_dicts(),
+        bulk_jobs=query_frame(con, "backcheck_bulk_jobs", window).to_dicts(),
         ips=ips,
         actors=actors,
         errors=query_frame(con, "backcheck_errors", window).to_dicts(),
@@ -141,6 +143,13 @@ def _summarise(result: Backcheck, clients: list[dict[str, Any]]) -> None:
         result.changed.append(
             f"new address {r['ip']}" + (f" ({detail})" if detail else "") + f": {r['events']:,} events"
         )
+    for job in result.bulk_jobs:
+        if job["deleted_at"]:
+            minutes = (job["deleted_at"] - job["first_seen"]).total_seconds() / 60
+            result.changed.append(
+                f"bulk {job['job_kind']} job {job['job_id']} on {job['object'] or 'an unknown object'} deleted "
+                f"{minutes:.1f} minutes after it first appeared ({job['first_seen']:%Y-%m-%d %H:%M} UTC)"
+            )
     for obj in result.objects:
         if obj["first_touched"]:
             result.changed.append(

@@ -76,6 +76,12 @@ def backcheck_sections(b: Backcheck, level: str = "##") -> list[str]:
                   [[r["kind"], r["api_family"], r["http_method"], _num(r["calls"]), _when(r["first_call"]),
                     _when(r["last_call"])] for r in b.resources]),
         "",
+        f"{level}# Bulk API jobs", "",
+        *md_table(["job", "kind", "object", "first seen", "deleted at", "calls", "addresses"],
+                  [[j["job_id"], j["job_kind"], j["object"] or "-", _when(j["first_seen"]),
+                    _when(j["deleted_at"]) or "not deleted", _num(j["calls"]), ", ".join(j["ips"] or [])]
+                   for j in b.bulk_jobs]),
+        "",
         f"{level}# Users and connected apps", "",
         *md_table(["app", "user", "events", "event types", "clients"],
                   [[r["connected_app_name"] or r["connected_app_id"] or "-", r["user_name"] or r["user_id"] or "-",
@@ -125,7 +131,7 @@ def backcheck_dict(b: Backcheck) -> dict[str, Any]:
     return _jsonable({
         "scope": {"start": s.start, "end": s.end, "apps": s.apps, "users": s.users, "ips": s.ips},
         "total_calls": b.total_calls, "at_risk": b.at_risk, "checked": b.checked, "changed": b.changed,
-        "ips": b.ips, "objects": b.objects, "resources": b.resources, "actors": b.actors, "errors": b.errors,
+        "ips": b.ips, "objects": b.objects, "resources": b.resources, "bulk_jobs": b.bulk_jobs, "actors": b.actors, "errors": b.errors,
         "ioc_hits": b.ioc_hits, "findings": b.findings, "calls_by_hour": b.calls_by_hour, "coverage": b.coverage,
         "baseline": b.baseline,
     })  # fmt: skip
