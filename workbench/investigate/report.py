@@ -131,7 +131,8 @@ def backcheck_dict(b: Backcheck) -> dict[str, Any]:
     return _jsonable({
         "scope": {"start": s.start, "end": s.end, "apps": s.apps, "users": s.users, "ips": s.ips},
         "total_calls": b.total_calls, "at_risk": b.at_risk, "checked": b.checked, "changed": b.changed,
-        "ips": b.ips, "objects": b.objects, "resources": b.resources, "bulk_jobs": b.bulk_jobs, "actors": b.actors, "errors": b.errors,
+        "ips": b.ips, "objects": b.objects, "resources": b.resources, "bulk_jobs": b.bulk_jobs,
+        "actors": b.actors, "errors": b.errors,
         "ioc_hits": b.ioc_hits, "findings": b.findings, "calls_by_hour": b.calls_by_hour, "coverage": b.coverage,
         "baseline": b.baseline,
     })  # fmt: skip
