@@ -836,6 +836,103 @@ def report(
         err.print(Text(f"wrote CSV tables to {csv_dir}"))
 
 
+def _profile(settings: Any, org: str | None, instance_url: str | None) -> Any:
+    from workbench.sources.salesforce import Profile
+
+    if instance_url:
+        return Profile(name=org or "token", auth="token", instance_url=instance_url)
+    if not settings.salesforce:
+        raise fail("no Salesforce connection: pass --instance-url (token in SF_ACCESS_TOKEN) or add a "
+                   "[salesforce.NAME] profile to workbench.toml")  # fmt: skip
+    name = org or next(iter(settings.salesforce))
+    if name not in settings.salesforce:
+        raise fail(
+            f"no [salesforce.{name}] profile in workbench.toml; profiles: {', '.join(settings.salesforce)}"
+        )
+    raw = dict(settings.salesforce[name])
+    secret_env = {k.removesuffix("_env"): str(raw.pop(k)) for k in list(raw) if k.endswith("_env")}
+    known = {
+        "auth",
+        "instance_url",
+        "domain",
+        "username",
+        "consumer_key",
+        "private_key_file",
+        "org_id",
+        "api_version",
+    }
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise fail(f"[salesforce.{name}]: unknown key(s) {', '.join(unknown)}")
+    return Profile(name=name, secret_env=secret_env, **raw)
+
+
+def _archive_dir(db: Path | None) -> Path:
+    path = resolve_db_path(db)
+    return path.with_name(path.stem + "-archive")
+
+
+@app.command()
+def fetch(
+    db: DbOption = None,
+    config: ConfigOption = None,
+    org: Annotated[
+        str | None, typer.Option(help="Connection profile ([salesforce.NAME] in workbench.toml).")
+    ] = None,
+    instance_url: Annotated[
+        str | None, typer.Option(help="Use an access token (SF_ACCESS_TOKEN) on this instance.")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="First log day (default: after the last fetch, or 30 days).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Last log day.")] = None,
+    event_type: Annotated[list[str] | None, typer.Option(help="Only these event types (repeatable).")] = None,
+    interval: Annotated[str, typer.Option(help="daily, hourly or both.")] = "both",
+    list_only: Annotated[
+        bool, typer.Option("--list", help="Show what is available remotely and locally.")
+    ] = False,
+) -> None:
+    """Download EventLogFile logs from Salesforce, keep them (gzipped) beside the DB, ingest them."""
+    from workbench.sources.salesforce import Fetcher, FetchError
+
+    _check_choice(interval, ("daily", "hourly", "both"), "--interval")
+    for value, option in ((since, "--since"), (until, "--until")):
+        _parse_date(value, option)
+    settings = _settings(config)
+    profile = _profile(settings, org, instance_url)
+    prompt = (lambda what: typer.prompt(what, hide_input=True)) if sys.stdin.isatty() else None
+    with opened(db) as con:
+        try:
+            fetcher = Fetcher(con, profile, _archive_dir(db), prompt=prompt)
+            cursor = fetcher.cursor()
+            start = since or (None if cursor else (date.today() - timedelta(days=30)).isoformat())
+            remote = fetcher.list_remote(
+                start, until, list(event_type or []), interval, incremental=not list_only
+            )
+            if list_only:
+                _print_remote(remote, fetcher.local_ids(), fetcher.api_usage)
+                return
+            with progress("downloading") as update:
+                report = fetcher.fetch(remote, on_file=lambda done, total, _r: update(done, total))
+        except FetchError as exc:
+            raise fail(str(exc)) from None
+        if settings.enrich.configured() and report.events_added:
+            _run_enrich(con, settings.enrich)
+    usage = f"; API usage {report.api_usage}" if report.api_usage else ""
+    out.print(Text(f"fetched {report.downloaded} file(s) from {profile.name}, {report.events_added:,} events added; "
+                   f"archived in {_archive_dir(db)}{usage}"))  # fmt: skip
+
+
+def _print_remote(remote: list[Any], local: set[str], usage: str) -> None:
+    table = Table(title=f"EventLogFile available remotely: {len(remote)}" + (f" ({usage})" if usage else ""))
+    for name in ("event type", "log date", "interval", "sequence", "created", "bytes", "local"):
+        table.add_column(name)
+    for r in remote:
+        table.add_row(cell(r.event_type), cell(r.log_date[:10]), cell(r.interval), str(r.sequence), cell(r.created),
+                      f"{r.length:,}", "yes" if r.id in local else "no")  # fmt: skip
+    out.print(table)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

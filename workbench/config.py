@@ -67,6 +67,9 @@ DETECTOR_DEFAULTS: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
+SECRET_KEYS = ("password", "security_token", "consumer_secret", "access_token", "private_key")
+
+
 class ConfigError(Exception):
     """A settings or catalog file that cannot be used; the message says where and why."""
 
@@ -160,6 +163,7 @@ class Settings:
     catalog_path: Path | None = None
     enrich: EnrichConfig = field(default_factory=lambda: EnrichConfig())
     smtp: SmtpSettings = field(default_factory=lambda: SmtpSettings())
+    salesforce: dict[str, dict[str, Any]] = field(default_factory=dict)  # connection profiles by name
 
     def detector(self, name: str) -> dict[str, Any]:
         """The settings of one detector."""
@@ -279,6 +283,16 @@ def load_settings(path: Path | None = None) -> Settings:
         )  # fmt: skip
     except (TypeError, ValueError):
         raise ConfigError(f"{config_path}: [notify.smtp] port must be a number") from None
+    for name, profile in data.get("salesforce", {}).items():
+        if not isinstance(profile, dict):
+            raise ConfigError(f"{config_path}: [salesforce.{name}] must be a table")
+        clear = sorted(k for k in profile if k in SECRET_KEYS)
+        if clear:
+            raise ConfigError(
+                f"{config_path}: [salesforce.{name}] holds {', '.join(clear)} in clear; secrets come from "
+                f'the environment: use {", ".join(k + "_env" for k in clear)} = "VARIABLE" instead'
+            )
+        settings.salesforce[name] = profile
     catalog = detect.get("integrations") or data.get("integrations")
     if catalog:
         catalog_path = Path(catalog)

@@ -1,0 +1,342 @@
+"""Download EventLogFile logs from Salesforce (simple-salesforce), keep them, ingest them.
+
+Incremental and resumable: the cursor is (CreatedDate, Id), advanced after each file is
+archived and ingested, so an interrupted fetch resumes without gaps or duplicates. Secrets come
+from the environment (or a prompt, or the OS keyring) and are redacted from every message.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import requests
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
+
+from workbench.store.ingest import ingest_paths
+from workbench.store.queries import first_row
+
+API_VERSION = "62.0"
+RETRYABLE = (429, 500, 502, 503, 504)
+
+
+class FetchError(Exception):
+    """A fetch that cannot go on; the message is already redacted."""
+
+
+@dataclass
+class Profile:
+    """How to reach one org: the auth flow and where its secrets come from (never the file)."""
+
+    name: str
+    auth: str = "token"  # token | password | client_credentials | jwt
+    instance_url: str | None = None
+    domain: str = "login"  # login, test (sandbox) or a My Domain such as acme.my
+    username: str | None = None
+    consumer_key: str | None = None
+    private_key_file: str | None = None
+    org_id: str | None = None
+    api_version: str = API_VERSION
+    secret_env: dict[str, str] = field(default_factory=dict)  # secret -> environment variable
+
+    def secret(self, name: str, prompt: Callable[[str], str] | None = None) -> str | None:
+        """A secret from its environment variable, the OS keyring, or a prompt, in that order."""
+        variable = self.secret_env.get(name, f"SF_{name.upper()}")
+        value = os.environ.get(variable)
+        if value:
+            return value
+        try:
+            import keyring  # optional: only used when installed
+
+            value = keyring.get_password(f"workbench:{self.name}", name)
+        except Exception:
+            value = None
+        if value:
+            return value
+        return prompt(f"{name} for {self.name}") if prompt else None
+
+
+class Redactor:
+    """Removes every known secret from text before it is shown or stored."""
+
+    def __init__(self) -> None:
+        self.secrets: set[str] = set()
+
+    def add(self, *values: str | None) -> None:
+        """Remember secrets (short values are ignored: they would redact ordinary words)."""
+        self.secrets |= {v for v in values if v and len(v) >= 6}
+
+    def __call__(self, text: object) -> str:
+        result = str(text)
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            result = result.replace(secret, "[redacted]")
+        return re.sub(r"(?i)(bearer\s+)[A-Za-z0-9!._\-]+", r"\1[redacted]", result)
+
+
+def connect(profile: Profile, redact: Redactor, prompt: Callable[[str], str] | None = None) -> Salesforce:
+    """Log in with the profile's flow (simple-salesforce does the HTTP)."""
+    version = profile.api_version
+    try:
+        if profile.auth == "token":
+            token = profile.secret("access_token", prompt)
+            if not token or not profile.instance_url:
+                raise FetchError("the token flow needs --instance-url and an access token in SF_ACCESS_TOKEN")
+            redact.add(token)
+            return Salesforce(instance_url=profile.instance_url, session_id=token, version=version)
+        if profile.auth == "password":
+            password, token = profile.secret("password", prompt), profile.secret("security_token", prompt)
+            redact.add(password, token)
+            return Salesforce(username=profile.username, password=password, security_token=token or "",
+                              domain=profile.domain, version=version)  # fmt: skip
+        if profile.auth == "client_credentials":
+            secret = profile.secret("consumer_secret", prompt)
+            redact.add(secret)
+            return Salesforce(consumer_key=profile.consumer_key, consumer_secret=secret, domain=profile.domain,
+                              version=version)  # fmt: skip
+        if profile.auth == "jwt":
+            return Salesforce(username=profile.username, consumer_key=profile.consumer_key,
+                              privatekey_file=profile.private_key_file, domain=profile.domain, version=version)  # fmt: skip
+    except SalesforceAuthenticationFailed as exc:
+        raise FetchError(redact(f"login to {profile.name} failed: {exc}")) from None
+    except (requests.RequestException, OSError, ValueError) as exc:
+        raise FetchError(redact(f"cannot reach Salesforce for {profile.name}: {exc}")) from None
+    raise FetchError(
+        f"profile {profile.name}: unknown auth {profile.auth!r} (token, password, client_credentials, jwt)"
+    )
+
+
+@dataclass
+class RemoteFile:
+    """One EventLogFile record."""
+
+    id: str
+    event_type: str
+    log_date: str
+    interval: str
+    sequence: int
+    created: str
+    length: int
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> RemoteFile:
+        """From a SOQL query record."""
+        return cls(
+            record["Id"], record["EventType"], record["LogDate"], record.get("Interval") or "Daily",
+            int(record.get("Sequence") or 0), record["CreatedDate"], int(record.get("LogFileLength") or 0),
+        )  # fmt: skip
+
+
+def soql(
+    since: str | None,
+    until: str | None,
+    event_types: list[str],
+    interval: str,
+    cursor: tuple[str, str] | None,
+) -> str:
+    """The EventLogFile query: tie-safe on (CreatedDate, Id), oldest first."""
+    where = []
+    if cursor:
+        created, last_id = cursor
+        where.append(f"(CreatedDate > {created} OR (CreatedDate = {created} AND Id > '{last_id}'))")
+    if since:
+        where.append(f"LogDate >= {since}T00:00:00Z")
+    if until:
+        where.append(f"LogDate <= {until}T23:59:59Z")
+    if event_types:
+        where.append("EventType IN (" + ", ".join("'" + t.replace("'", "") + "'" for t in event_types) + ")")
+    if interval != "both":
+        where.append(f"Interval = '{interval.capitalize()}'")
+    clause = (" WHERE " + " AND ".join(where)) if where else ""
+    return ("SELECT Id, EventType, LogDate, Interval, Sequence, CreatedDate, LogFileLength FROM EventLogFile"
+            f"{clause} ORDER BY CreatedDate ASC, Id ASC")  # fmt: skip
+
+
+@dataclass
+class FetchReport:
+    """What a fetch did."""
+
+    listed: int = 0
+    downloaded: int = 0
+    skipped_local: int = 0
+    events_added: int = 0
+    api_usage: str = ""
+    files: list[RemoteFile] = field(default_factory=list)
+
+
+class Fetcher:
+    """Lists, downloads, archives and ingests EventLogFile records for one profile."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        profile: Profile,
+        archive: Path,
+        redact: Redactor | None = None,
+        prompt: Callable[[str], str] | None = None,
+        retries: int = 4,
+        backoff: float = 0.5,
+        timeout: float = 30.0,
+    ) -> None:
+        self.con, self.profile, self.archive = con, profile, archive
+        self.redact = redact or Redactor()
+        self.prompt, self.retries, self.backoff, self.timeout = prompt, retries, backoff, timeout
+        self.sf = connect(profile, self.redact, prompt)
+        self.reauthenticated = False
+        self.api_usage = ""
+
+    @property
+    def org_key(self) -> str:
+        """The sync-state key: the profile's org id, else its name."""
+        return self.profile.org_id or self.profile.name
+
+    def _relogin(self) -> None:
+        if self.reauthenticated or self.profile.auth == "token":
+            raise FetchError(f"the session for {self.profile.name} expired; log in again (new access token)")
+        self.reauthenticated = True
+        self.sf = connect(self.profile, self.redact, self.prompt)
+
+    def _with_retries(self, action: Callable[[], Any], what: str) -> Any:
+        delay = self.backoff
+        for attempt in range(self.retries + 1):
+            try:
+                return action()
+            except SalesforceError as exc:
+                status = getattr(exc, "status", None)
+                if status == 401:
+                    self._relogin()
+                    continue
+                if status in RETRYABLE and attempt < self.retries:
+                    time.sleep(delay)
+                    delay *= 2
+                    continue
+                raise FetchError(self.redact(f"{what} failed: HTTP {status}: {exc}")) from None
+            except _Retry as exc:
+                if exc.status == 401:
+                    self._relogin()
+                    continue
+                if attempt < self.retries:
+                    time.sleep(delay)
+                    delay *= 2
+                    continue
+                raise FetchError(
+                    self.redact(f"{what} failed after {self.retries + 1} attempts: {exc}")
+                ) from None
+            except (requests.RequestException, OSError) as exc:
+                if attempt < self.retries:
+                    time.sleep(delay)
+                    delay *= 2
+                    continue
+                raise FetchError(
+                    self.redact(f"{what} failed after {self.retries + 1} attempts: {exc}")
+                ) from None
+        raise FetchError(f"{what} failed")
+
+    def cursor(self) -> tuple[str, str] | None:
+        """The last (CreatedDate, Id) fetched for this org."""
+        row = first_row(self.con.execute(
+            "SELECT cursor_created, cursor_id FROM sync_state WHERE org_key = ?", [self.org_key]
+        ))  # fmt: skip
+        return (row[0], row[1]) if row and row[0] else None
+
+    def list_remote(self, since: str | None, until: str | None, event_types: list[str], interval: str,
+                    incremental: bool = True) -> list[RemoteFile]:  # fmt: skip
+        """EventLogFile records after the cursor (or all in the dates), following nextRecordsUrl."""
+        query = soql(since, until, event_types, interval, self.cursor() if incremental else None)
+        result = self._with_retries(lambda: self.sf.query_all(query), "listing EventLogFile")
+        self.api_usage = _usage(self.sf)
+        return [RemoteFile.from_record(r) for r in result["records"]]
+
+    def _download(self, remote: RemoteFile) -> bytes:
+        url = f"{self.sf.base_url}sobjects/EventLogFile/{remote.id}/LogFile"
+
+        def get() -> bytes:
+            response = self.sf.session.get(
+                url, headers={"Authorization": f"Bearer {self.sf.session_id}", "Accept-Encoding": "gzip"},
+                timeout=self.timeout,
+            )  # fmt: skip
+            if response.status_code in (401, *RETRYABLE):
+                raise _Retry(response.status_code, f"HTTP {response.status_code}")
+            if response.status_code >= 300:
+                raise FetchError(self.redact(f"downloading {remote.id}: HTTP {response.status_code}"))
+            limit = response.headers.get("Sforce-Limit-Info")
+            if limit:
+                self.api_usage = limit
+            body = response.content
+            if remote.length and len(body) < remote.length:
+                raise _Retry(0, f"short read of {remote.id}: {len(body)} of {remote.length} bytes")
+            return body
+
+        return self._with_retries(get, f"downloading {remote.id}")  # type: ignore[no-any-return]
+
+    def fetch(
+        self, files: list[RemoteFile], on_file: Callable[[int, int, RemoteFile], None] | None = None
+    ) -> FetchReport:
+        """Download, archive (gzipped, as evidence) and ingest each file, advancing the cursor."""
+        report = FetchReport(listed=len(files), files=files)
+        for index, remote in enumerate(files, start=1):
+            body = self._download(remote)
+            path = self._archive(remote, body)
+            ingest = ingest_paths(self.con, [path], default_org=self.profile.org_id)
+            refused = [f for f in ingest.files if f.status == "refused"]
+            if refused:
+                raise FetchError(self.redact(f"{remote.id} ({remote.event_type} {remote.log_date}) was downloaded to "
+                                             f"{path} but refused: {refused[0].reason}"))  # fmt: skip
+            report.events_added += ingest.rows_added
+            report.downloaded += 1
+            self.con.execute(
+                """INSERT INTO sync_state VALUES (?, ?, ?, ?)
+                   ON CONFLICT (org_key) DO UPDATE SET cursor_created = excluded.cursor_created,
+                       cursor_id = excluded.cursor_id, updated_at = excluded.updated_at""",
+                [self.org_key, remote.created, remote.id, datetime.now(UTC).replace(tzinfo=None)],
+            )
+            self.con.execute(
+                "INSERT OR REPLACE INTO fetched_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [self.org_key, remote.id, remote.event_type, remote.log_date, remote.interval, remote.sequence,
+                 remote.created, remote.length, str(path)],
+            )  # fmt: skip
+            if on_file:
+                on_file(index, len(files), remote)
+        report.api_usage = self.api_usage
+        return report
+
+    def _archive(self, remote: RemoteFile, body: bytes) -> Path:
+        folder = self.archive / _safe(self.org_key) / _safe(remote.event_type)
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"{remote.log_date[:10]}_{remote.interval}_{remote.sequence}_{_safe(remote.id)}.csv.gz"
+        path = folder / name
+        partial = path.with_name(name + ".partial")
+        partial.write_bytes(gzip.compress(body, mtime=0))
+        partial.replace(path)  # never a half-written archive file
+        return path
+
+    def local_ids(self) -> set[str]:
+        """EventLogFile ids already fetched for this org."""
+        rows = self.con.execute(
+            "SELECT log_file_id FROM fetched_files WHERE org_key = ?", [self.org_key]
+        ).fetchall()
+        return {r[0] for r in rows}
+
+
+class _Retry(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _usage(sf: Salesforce) -> str:
+    usage = getattr(sf, "api_usage", None) or {}
+    total = usage.get("api-usage")
+    return f"api-usage={total.used}/{total.total}" if total is not None and hasattr(total, "used") else ""
+
+
+def _safe(value: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", value)
