@@ -45,4 +45,4 @@ def test_json_has_the_contract_fields_and_iso_utc_times() -> None:
 
 
 def test_control_characters_are_stripped_for_terminals() -> None:
-    assert strip_control("a\x1b[31mb\x07c\nd") == "a[31mbc d"
+    assert strip_control("a\x1b[31mb\x07c\nd") == "a\u241b[31mbc d"

@@ -236,8 +236,10 @@ def _sample_logs_dir() -> Path:
 @app.command()
 def demo(
     db: Annotated[Path, typer.Option("--db", help="Demo database to build.")] = Path("demo.duckdb"),
+    open_tui: Annotated[bool, typer.Option("--tui/--no-tui", help="Open the TUI after building.")] = True,
 ) -> None:
-    """Build demo.duckdb from sample_logs/ (generated if absent) and show what it holds."""
+    """Build demo.duckdb from sample_logs/ (generated if absent), scan it, and open the TUI
+    (on a terminal; otherwise print what it holds)."""
     from workbench.config import EnrichConfig
     from workbench.sources.generator import generate as run_generate
     from workbench.sources.sample_enrichment import write_sample_enrichment
@@ -265,7 +267,21 @@ def demo(
             )
         )
         _print_status(con)
-    out.print(Text(f"Next: uv run workbench scan --db {db}   (the planted incident: sample_logs/README.md)"))
+        from workbench.detect.registry import build_context, default_window, run_detectors
+        from workbench.store.findings import save_findings
+
+        start, end = default_window(con)
+        frame = run_detectors(build_context(con, _settings(None), start, end))
+        save_findings(con, frame)
+        serious = frame.filter(frame["severity"].is_in(["high", "critical"])).height
+        out.print(Text(f"scan of the last 7 days: {frame.height} finding(s), {serious} high or critical "
+                       "(the planted incident: sample_logs/README.md)"))  # fmt: skip
+        if open_tui and sys.stdin.isatty() and sys.stdout.isatty():
+            from workbench.tui.app import run
+
+            run(con, db, _settings(None))
+            return
+    out.print(Text(f"Next: uv run workbench tui --db {db}   or   uv run workbench scan --db {db}"))
 
 
 # The arguments that produced sample_logs/ (see sample_logs/README.md).
@@ -931,6 +947,20 @@ def _print_remote(remote: list[Any], local: set[str], usage: str) -> None:
         table.add_row(cell(r.event_type), cell(r.log_date[:10]), cell(r.interval), str(r.sequence), cell(r.created),
                       f"{r.length:,}", "yes" if r.id in local else "no")  # fmt: skip
     out.print(table)
+
+
+@app.command()
+def tui(db: DbOption = None, config: ConfigOption = None) -> None:
+    """Open the investigation workbench (Textual) on the store."""
+    from workbench.tui import settings as tui_settings
+    from workbench.tui.app import run
+
+    settings = _settings(config)
+    if db is None and not resolve_db_path(None).exists():
+        remembered = tui_settings.load().get("db")
+        db = Path(remembered) if isinstance(remembered, str) and Path(remembered).exists() else None
+    with opened(db) as con:
+        run(con, resolve_db_path(db), settings)
 
 
 def main() -> None:

@@ -9,8 +9,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def strip_control(value: object) -> str:
-    """The value as one printable line: control characters removed, newlines flattened."""
+    """The value as one printable line: ESC shown as a visible ␛ (so an ANSI sequence reads as
+    text, never acts), other control characters removed, newlines flattened."""
     if value is None:
         return ""
-    text = str(value).replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+    text = str(value).replace("\r\n", " ").replace("\n", " ").replace("\r", " ").replace("\x1b", "\u241b")
     return _CONTROL.sub("", text)

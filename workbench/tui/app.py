@@ -1,0 +1,186 @@
+"""The Textual investigation workbench: overview, anomalies, timeline, IPs, exposure, queries, report.
+
+All database work runs in thread workers with their own DuckDB cursor; the UI never waits on a query.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from textual.app import App, ComposeResult
+from textual.widgets import Footer, Header, TabbedContent, TabPane
+
+from workbench.config import Settings
+from workbench.investigate.scope import Scope
+from workbench.tui import settings as saved
+from workbench.tui.commands import PANES, WorkbenchCommands, bindings
+from workbench.tui.screens.modals import HelpScreen, PromptScreen
+from workbench.tui.widgets.anomalies import AnomaliesPane
+from workbench.tui.widgets.common import Pane
+from workbench.tui.widgets.exposure import ExposurePane
+from workbench.tui.widgets.ips import IpsPane
+from workbench.tui.widgets.overview import OverviewPane
+from workbench.tui.widgets.queries import QueriesPane
+from workbench.tui.widgets.report import ReportPane
+from workbench.tui.widgets.timeline import TimelinePane
+
+PANE_CLASSES: dict[str, type[Pane]] = {
+    "overview": OverviewPane, "anomalies": AnomaliesPane, "timeline": TimelinePane, "ips": IpsPane,
+    "exposure": ExposurePane, "queries": QueriesPane, "report": ReportPane,
+}  # fmt: skip
+TITLES = {"ips": "IPs"}
+
+
+class WorkbenchApp(App[None]):
+    """One engagement's store, seven panes."""
+
+    TITLE = "workbench"
+    CSS_PATH = "app.tcss"
+    BINDINGS = bindings()
+    COMMANDS = App.COMMANDS | {WorkbenchCommands}
+
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, db_path: Path, settings: Settings | None = None
+    ) -> None:
+        super().__init__()
+        self.con = con
+        self.db_path = db_path
+        self.settings = settings or Settings()
+        last = con.execute("SELECT max(last_ts) FROM hourly_activity").fetchall()[0][0]
+        # The time in focus, shared by the panes (lnav-style): starts at the latest event.
+        self.focus_time: datetime = last or datetime(2025, 1, 1)
+        self.focus_entity: str | None = None
+        self.backcheck_scope: Scope | None = None
+        self.history: list[str] = []
+        self.sub_title = str(db_path)
+        theme = saved.load().get("theme")
+        if isinstance(theme, str) and theme in self.available_themes:
+            self.theme = theme
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with TabbedContent(id="tabs", initial="tab-overview"):
+            for n, pane in enumerate(PANES, start=1):
+                with TabPane(f"{n} {TITLES.get(pane, pane.capitalize())}", id=f"tab-{pane}"):
+                    yield PANE_CLASSES[pane](id=f"{pane}-pane")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        saved.save({"db": str(self.db_path.resolve())})
+        self.pane("overview").load()
+        self.pane("anomalies").load()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor of its own for a worker thread."""
+        return self.con.cursor()
+
+    def pane(self, name: str) -> Any:
+        """The pane widget of a tab."""
+        return self.query_one(f"#{name}-pane", PANE_CLASSES[name])
+
+    @property
+    def active(self) -> str:
+        """The tab shown now."""
+        return self.query_one("#tabs", TabbedContent).active.removeprefix("tab-")
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        name = (event.pane.id or "").removeprefix("tab-")
+        if name == "anomalies":
+            self.query_one("#anomalies").focus()
+        elif name in PANE_CLASSES:
+            self.pane(name).load()
+
+    # --- actions (named in workbench.tui.commands) ---------------------------------------------
+
+    def action_go(self, pane: str) -> None:
+        if self.active != pane:
+            self.history.append(self.active)
+        self.query_one("#tabs", TabbedContent).active = f"tab-{pane}"
+
+    def action_go_back(self) -> None:
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+        elif self.history:
+            self.query_one("#tabs", TabbedContent).active = f"tab-{self.history.pop()}"
+        else:
+            self.exit()
+
+    def show_timeline(self, entity_id: str, moment: datetime) -> None:
+        """Jump to an entity's timeline at a moment (enter on a finding)."""
+        self.focus_time = moment
+        self.focus_entity = entity_id
+        timeline = self.pane("timeline")
+        timeline.entity_id = entity_id
+        self.action_go("timeline")
+        timeline.load_entities()
+
+    def action_triage(self, status: str) -> None:
+        if self.active != "anomalies":
+            self.notify("triage works on the Anomalies pane (key 2)", severity="warning")
+            return
+        self.pane("anomalies").triage(status)
+
+    def action_note(self) -> None:
+        if self.active != "anomalies" or not self.pane("anomalies").selected():
+            self.notify("select a finding on the Anomalies pane first", severity="warning")
+            return
+        finding = self.pane("anomalies").selected()
+
+        def done(note: str | None) -> None:
+            if note:
+                self.pane("anomalies").triage(finding.get("status") or "new", note)
+
+        self.push_screen(PromptScreen("Note for this finding:", finding.get("note") or ""), done)
+
+    def action_filter(self) -> None:
+        self.action_go("anomalies")
+        self.query_one("#anomaly-filter").focus()
+
+    def action_refresh(self) -> None:
+        self.pane(self.active).load()
+
+    def action_cancel_work(self) -> None:
+        running = [w for w in self.workers if w.is_running]
+        if running:
+            self.workers.cancel_all()
+            self.notify(f"cancelled {len(running)} running task(s)", timeout=3)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_toggle_theme(self) -> None:
+        self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
+        saved.save({"theme": self.theme})
+
+    def action_export(self) -> None:
+        source = self.pane("exposure") if self.active == "exposure" else self.pane("report")
+        text = source.markdown()
+        if text is None:
+            self.notify(
+                "nothing to export yet: run a back-check (Exposure) or open the Report", severity="warning"
+            )
+            return
+        default = "backcheck.md" if source is self.pane("exposure") else "incident.md"
+
+        def write(path: str | None) -> None:
+            if not path:
+                return
+            target = Path(path).expanduser()
+            try:
+                partial = target.with_name(target.name + ".partial")
+                partial.write_text(text, encoding="utf-8")
+                partial.replace(target)
+            except OSError as exc:
+                self.notify(f"cannot write {target}: {exc.strerror or exc}", severity="error")
+                return
+            self.notify(f"wrote {target}", timeout=4)
+
+        self.push_screen(PromptScreen("Export Markdown to:", default), write)
+
+
+def run(con: duckdb.DuckDBPyConnection, db_path: Path, settings: Settings) -> None:
+    """Open the TUI on an open store (blocks until the user quits)."""
+    WorkbenchApp(con, db_path, settings).run()

@@ -1,0 +1,148 @@
+"""Anomalies: every finding, sortable and filterable, with detail, sparkline and triage."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.suggester import SuggestFromList
+from textual.widgets import DataTable, Input, Sparkline, Static
+
+from workbench import views
+from workbench.safe_text import strip_control
+from workbench.store.findings import set_triage
+from workbench.tui.widgets.common import SEVERITY_STYLE, Pane, WorkbenchTable, literal
+
+COLUMNS = ("severity", "score", "detector", "entity", "window (UTC)", "status")
+
+
+class AnomaliesPane(Pane):
+    """The heart of the workbench: findings, their reasons, and triage."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rows: list[dict[str, Any]] = []
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="/ filter: words, detector:new_ip, severity:high, status:new, entity:...",
+                    id="anomaly-filter")  # fmt: skip
+        with Horizontal(id="anomaly-body"):
+            table = WorkbenchTable(id="anomalies")
+            table.add_columns(*COLUMNS)
+            yield table
+            with Horizontal(id="anomaly-side"):
+                yield Static("Select a finding.", id="anomaly-detail")
+        yield Sparkline([], id="anomaly-sparkline")
+
+    @work(thread=True, exclusive=True, group="anomalies")
+    def load(self) -> None:
+        text = self.query_one("#anomaly-filter", Input).value
+        try:
+            cursor = self.workbench.cursor()
+            rows = views.anomalies(cursor, text)
+            suggestions = views.filter_suggestions(cursor)
+        except Exception as exc:
+            self.app.call_from_thread(self.fail, exc)
+            return
+        self.app.call_from_thread(self.show, rows, suggestions)
+
+    def show(self, rows: list[dict[str, Any]], suggestions: list[str]) -> None:
+        self.rows = rows
+        self.query_one("#anomaly-filter", Input).suggester = SuggestFromList(
+            suggestions, case_sensitive=False
+        )
+        table = self.query_one("#anomalies", WorkbenchTable)
+        keep = table.cursor_row
+        table.clear()
+        for f in rows:
+            table.add_row(
+                literal(f["severity"], SEVERITY_STYLE.get(f["severity"], "")), literal(str(f["score"])),
+                literal(f["detector"]), literal(f["entity_label"]), literal(f["window_start"]), literal(f["status"]),
+                key=f["id"],
+            )  # fmt: skip
+        table.border_title = f"{len(rows)} finding(s)"
+        if rows:
+            table.move_cursor(row=min(keep, len(rows) - 1))
+            self.describe(rows[min(keep, len(rows) - 1)])
+
+    @on(Input.Submitted, "#anomaly-filter")
+    def filter_changed(self) -> None:
+        self.load()
+        self.query_one("#anomalies", WorkbenchTable).focus()
+
+    @on(DataTable.RowHighlighted, "#anomalies")
+    def highlighted(self, event: DataTable.RowHighlighted) -> None:
+        finding = self.selected()
+        if finding:
+            self.describe(finding)
+
+    @on(DataTable.RowSelected, "#anomalies")
+    def selected_row(self, event: DataTable.RowSelected) -> None:
+        finding = self.selected()
+        if finding:
+            self.workbench.show_timeline(finding["entity_id"], finding["window_start"])
+
+    def selected(self) -> dict[str, Any] | None:
+        table = self.query_one("#anomalies", WorkbenchTable)
+        if not self.rows or table.cursor_row >= len(self.rows):
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return next((f for f in self.rows if f["id"] == key), None)
+
+    def describe(self, f: dict[str, Any]) -> None:
+        detail = Text()
+        detail.append(f"{f['severity'].upper()} {f['score']}  ", style=SEVERITY_STYLE.get(f["severity"], ""))
+        detail.append(f"{strip_control(f['detector'])} ({strip_control(f['category'])})\n", style="bold")
+        detail.append(
+            f"{strip_control(f['entity_label'])}  [{strip_control(f['entity_type'])} {strip_control(f['entity_id'])}]\n"
+        )
+        detail.append(f"{f['window_start']:%Y-%m-%d %H:%M} to {f['window_end']:%Y-%m-%d %H:%M} UTC\n\n")
+        detail.append(strip_control(f["explanation"]) + "\n\n")
+        detail.append(f"observed {f['observed']}   baseline {f['baseline']}\n", style="italic")
+        detail.append(
+            f"status: {f['status']}"
+            + (f"  note: {strip_control(f['note'])}" if f.get("note") else "")
+            + "\n\n"
+        )
+        detail.append("evidence\n", style="bold")
+        detail.append(strip_control(json.dumps(f["evidence"], default=str, indent=1))[:1500])
+        self.query_one("#anomaly-detail", Static).update(detail)
+        self.sparkline_for(f["entity_id"], f["window_start"])
+
+    @work(thread=True, exclusive=True, group="anomaly-sparkline")
+    def sparkline_for(self, entity_id: str, moment: Any) -> None:
+        start = moment.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=13)
+        end = start + timedelta(days=14)
+        try:
+            data = views.timeline(self.workbench.cursor(), entity_id, start, end)
+        except Exception as exc:
+            self.app.call_from_thread(self.fail, exc)
+            return
+        daily = [sum(views.hour_series(data["hours"], start + timedelta(days=d), start + timedelta(days=d + 1)))
+                 for d in range(14)]  # fmt: skip
+        self.app.call_from_thread(self._set_sparkline, daily)
+
+    def _set_sparkline(self, values: list[float]) -> None:
+        sparkline = self.query_one("#anomaly-sparkline", Sparkline)
+        sparkline.data = values
+        sparkline.tooltip = "calls per day, last 14 days of the entity"
+
+    def triage(self, status: str, note: str | None = None) -> None:
+        finding = self.selected()
+        if not finding:
+            self.app.notify("no finding selected", severity="warning")
+            return
+        try:
+            set_triage(self.workbench.con, finding["id"], status, note)
+        except Exception as exc:
+            self.fail(exc)
+            return
+        self.app.notify(
+            f"{finding['detector']} on {strip_control(finding['entity_label'])}: {status}", timeout=3
+        )
+        self.load()

@@ -1,0 +1,100 @@
+"""Shared pieces: a table with vim keys and copy, literal text cells, and the pane base class."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable
+
+from workbench.safe_text import strip_control
+
+if TYPE_CHECKING:
+    from workbench.tui.app import WorkbenchApp
+
+SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim"}
+
+
+def literal(value: Any, style: str = "") -> Text:
+    """A cell that shows the value exactly: log strings are never markup, ESC shows as ␛."""
+    if isinstance(value, datetime):
+        value = value.strftime("%Y-%m-%d %H:%M")
+    elif isinstance(value, int) and not isinstance(value, bool):
+        value = f"{value:,}"
+    return Text(strip_control(value), style=style)
+
+
+class WorkbenchTable(DataTable[Text]):
+    """A DataTable with vim keys (j/k, g/G), `y` to copy the cell, and sorting by column."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("g", "scroll_top", "Top", show=False),
+        Binding("G", "scroll_bottom", "Bottom", show=False),
+        Binding("y", "copy_cell", "Copy cell", show=False),
+        Binding("s", "sort_column", "Sort by column", show=False),
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self._sort_reverse = False
+
+    def action_scroll_top(self) -> None:
+        self.move_cursor(row=0)
+
+    def action_scroll_bottom(self) -> None:
+        self.move_cursor(row=max(self.row_count - 1, 0))
+
+    def action_copy_cell(self) -> None:
+        if not self.row_count:
+            return
+        row = self.get_row_at(self.cursor_row)
+        column = min(self.cursor_column, len(row) - 1)
+        value = row[column].plain if isinstance(row[column], Text) else str(row[column])
+        self.app.copy_to_clipboard(value)
+        self.app.notify(f"copied: {value[:60]}", timeout=2)
+
+    def action_sort_column(self) -> None:
+        if not self.columns:
+            return
+        keys = list(self.columns)
+        column = keys[min(self.cursor_column, len(keys) - 1)]
+        self._sort_reverse = not self._sort_reverse
+        self.sort(column, key=_sort_key, reverse=self._sort_reverse)
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        self._sort_reverse = not self._sort_reverse
+        self.sort(event.column_key, key=_sort_key, reverse=self._sort_reverse)
+
+
+def _sort_key(cell: Any) -> Any:
+    text = cell.plain if isinstance(cell, Text) else str(cell)
+    number = text.replace(",", "")
+    try:
+        return (0, float(number), "")
+    except ValueError:
+        return (1, 0.0, text.lower())
+
+
+class Pane(Vertical):
+    """A tab's content: loads its data in a thread worker with its own DuckDB cursor."""
+
+    @property
+    def workbench(self) -> WorkbenchApp:
+        from workbench.tui.app import WorkbenchApp
+
+        app = self.app
+        assert isinstance(app, WorkbenchApp)
+        return app
+
+    def load(self) -> object:
+        """Fetch and show the pane's data (each pane starts its own worker)."""
+        return None
+
+    def fail(self, error: BaseException) -> None:
+        """Show a worker's error as a notification, never a crash."""
+        self.app.notify(strip_control(f"{type(error).__name__}: {error}")[:300], severity="error", timeout=8)

@@ -1,0 +1,78 @@
+"""IPs: every address with country, ASN and flags; the detail of one (the `workbench ip` view)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.widgets import DataTable, Static
+
+from workbench import views
+from workbench.enrich.service import ip_report
+from workbench.safe_text import strip_control
+from workbench.tui.widgets.common import Pane, WorkbenchTable, literal
+
+
+class IpsPane(Pane):
+    """Addresses, anonymizers first."""
+
+    def compose(self) -> ComposeResult:
+        table = WorkbenchTable(id="ips")
+        table.add_columns(
+            "ip", "country", "city", "network", "flags", "first seen", "last seen", "events", "entities"
+        )
+        yield table
+        yield Static("Select an address.", id="ip-detail")
+
+    @work(thread=True, exclusive=True, group="ips")
+    def load(self) -> None:
+        try:
+            rows = views.ips(self.workbench.cursor())
+        except Exception as exc:
+            self.app.call_from_thread(self.fail, exc)
+            return
+        self.app.call_from_thread(self.show, rows)
+
+    def show(self, rows: list[dict[str, Any]]) -> None:
+        table = self.query_one("#ips", WorkbenchTable)
+        table.clear()
+        enriched = any(r["country"] or r["asn"] for r in rows)
+        for r in rows:
+            flags = ", ".join(k for k in ("tor", "vpn", "proxy", "hosting") if r.get(f"is_{k}"))
+            network = f"AS{r['asn']} {r['as_org'] or ''}" if r["asn"] else ""
+            table.add_row(literal(r["ip"]), literal(r["country"] or ""), literal(r["city"] or ""), literal(network),
+                          literal(flags, "bold red" if flags and flags != "hosting" else ""), literal(r["first_seen"]),
+                          literal(r["last_seen"]), literal(r["events"]), literal(", ".join(r["entities"] or [])[:80]),
+                          key=r["ip"])  # fmt: skip
+        table.border_title = f"{len(rows)} address(es)" + ("" if enriched else
+                             " - not enriched: run `workbench enrich --city ... --asn ...` (see README)")  # fmt: skip
+
+    @on(DataTable.RowHighlighted, "#ips")
+    def highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value:
+            self.detail(str(event.row_key.value))
+
+    @work(thread=True, exclusive=True, group="ip-detail")
+    def detail(self, ip: str) -> None:
+        try:
+            report = ip_report(self.workbench.cursor(), ip)
+        except Exception as exc:
+            self.app.call_from_thread(self.fail, exc)
+            return
+        self.app.call_from_thread(self._show_detail, report)
+
+    def _show_detail(self, report: dict[str, Any]) -> None:
+        info = report["info"]
+        text = Text(f"{strip_control(info['ip'])}: {info['kind']}", style="bold")
+        text.append("\n" + "; ".join(strip_control(f"{a['entity']}: {a['calls']:,} calls "
+                                                   f"{a['first_seen']:%Y-%m-%d %H:%M}..{a['last_seen']:%Y-%m-%d %H:%M}")
+                                     for a in report["activity"][:4]))  # fmt: skip
+        text.append("\nobjects: " + ", ".join(strip_control(o["object"]) for o in report["objects"][:8]))
+        text.append(
+            "\nstatus: "
+            + ", ".join(f"{strip_control(s['status'])} x{s['events']}" for s in report["status_codes"][:6])
+        )
+        text.append(f"\nfindings: {len(report['findings'])}")
+        self.query_one("#ip-detail", Static).update(text)

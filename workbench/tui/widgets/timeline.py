@@ -1,0 +1,135 @@
+"""Timeline: one integration's hourly volume, errors, addresses and objects, findings marked."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Select, Sparkline, Static
+
+from workbench import views
+from workbench.safe_text import strip_control
+from workbench.tui.widgets.common import Pane, WorkbenchTable, literal
+
+ZOOM_DAYS = (1, 3, 7, 14, 30)
+
+
+class TimelinePane(Pane):
+    """Step by hour (, .) or day ([ ]), zoom (+ -); the focused time is shared with the other panes."""
+
+    BINDINGS = [
+        Binding("left_square_bracket", "step(-24)", "Day back"),
+        Binding("right_square_bracket", "step(24)", "Day on"),
+        Binding("comma", "step(-1)", "Hour back", show=False),
+        Binding("full_stop", "step(1)", "Hour on", show=False),
+        Binding("plus,equals_sign", "zoom(-1)", "Zoom in"),
+        Binding("minus", "zoom(1)", "Zoom out"),
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.entity_id: str | None = None
+        self.zoom = 2  # index into ZOOM_DAYS: 7 days
+
+    def compose(self) -> ComposeResult:
+        yield Select([], prompt="integration or user", id="timeline-entity", allow_blank=True)
+        yield Static("", id="timeline-summary")
+        yield Static("calls per hour", classes="caption")
+        yield Sparkline([], id="timeline-calls")
+        yield Static("errors per hour", classes="caption")
+        yield Sparkline([], id="timeline-errors")
+        table = WorkbenchTable(id="timeline-hours")
+        table.add_columns("hour (UTC)", "calls", "errors", "addresses", "objects", "findings")
+        yield table
+
+    @work(thread=True, exclusive=True, group="timeline-entities")
+    def load_entities(self) -> None:
+        try:
+            entities = views.entities(self.workbench.cursor())
+        except Exception as exc:
+            self.app.call_from_thread(self.fail, exc)
+            return
+        self.app.call_from_thread(self._set_entities, entities)
+
+    def _set_entities(self, entities: list[dict[str, Any]]) -> None:
+        select = self.query_one("#timeline-entity", Select)
+        options = [(strip_control(f"{e['label']} ({e['entity_type']}, {e['calls']:,} calls)"), e["entity_id"])
+                   for e in entities]  # fmt: skip
+        select.set_options(options)
+        wanted = self.entity_id or (entities[0]["entity_id"] if entities else None)
+        if wanted and any(value == wanted for _, value in options):
+            select.value = wanted
+
+    @on(Select.Changed, "#timeline-entity")
+    def entity_changed(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str):
+            self.entity_id = event.value
+            self.load()
+
+    def window(self) -> tuple[datetime, datetime]:
+        days = ZOOM_DAYS[self.zoom]
+        focus = self.workbench.focus_time
+        start = (focus - timedelta(hours=days * 12)).replace(minute=0, second=0, microsecond=0)
+        return start, start + timedelta(days=days)
+
+    def load(self) -> None:
+        if not self.query_one("#timeline-entity", Select).value or self.entity_id is None:
+            self.load_entities()
+            return
+        self.load_timeline()
+
+    @work(thread=True, exclusive=True, group="timeline")
+    def load_timeline(self) -> None:
+        if self.entity_id is None:
+            return
+        start, end = self.window()
+        try:
+            data = views.timeline(self.workbench.cursor(), self.entity_id, start, end)
+        except Exception as exc:
+            self.app.call_from_thread(self.fail, exc)
+            return
+        self.app.call_from_thread(self.show, data)
+
+    def show(self, data: dict[str, Any]) -> None:
+        start, end = data["start"], data["end"]
+        calls = views.hour_series(data["hours"], start, end)
+        errors = views.hour_series(data["hours"], start, end, "errors")
+        self.query_one("#timeline-calls", Sparkline).data = calls
+        self.query_one("#timeline-errors", Sparkline).data = errors
+        marks = data["findings"]
+        summary = Text(
+            f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC ({ZOOM_DAYS[self.zoom]} days), focus "
+            f"{self.workbench.focus_time:%Y-%m-%d %H:%M}: {int(sum(calls)):,} calls, {int(sum(errors)):,} errors, "
+            f"{len(marks)} finding(s)\n"
+        )
+        for f in marks[:6]:
+            summary.append(f"  ▲ {f['window_start']:%m-%d %H:%M} {strip_control(f['detector'])} ({f['severity']})\n",
+                           style="red" if f["severity"] in ("high", "critical") else "yellow")  # fmt: skip
+        self.query_one("#timeline-summary", Static).update(summary)
+        by_hour: dict[datetime, list[str]] = {}
+        for f in marks:
+            by_hour.setdefault(f["window_start"].replace(minute=0, second=0, microsecond=0), []).append(
+                f["detector"]
+            )
+        table = self.query_one("#timeline-hours", WorkbenchTable)
+        table.clear()
+        focus_row = 0
+        for index, row in enumerate(data["hours"]):
+            if row["hour"] <= self.workbench.focus_time:
+                focus_row = index
+            table.add_row(literal(row["hour"]), literal(row["calls"]), literal(row["errors"]), literal(row["ips"]),
+                          literal(row["objects"]), literal(", ".join(by_hour.get(row["hour"], []))))  # fmt: skip
+        if data["hours"]:
+            table.move_cursor(row=focus_row)
+
+    def action_step(self, hours: int) -> None:
+        self.workbench.focus_time += timedelta(hours=hours)
+        self.load_timeline()
+
+    def action_zoom(self, direction: int) -> None:
+        self.zoom = max(0, min(len(ZOOM_DAYS) - 1, self.zoom + direction))
+        self.load_timeline()
