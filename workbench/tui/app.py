@@ -32,6 +32,8 @@ PANE_CLASSES: dict[str, type[Pane]] = {
     "exposure": ExposurePane, "queries": QueriesPane, "report": ReportPane,
 }  # fmt: skip
 TITLES = {"ips": "IPs"}
+FOCUS = {"anomalies": "#anomalies", "timeline": "#timeline-hours", "ips": "#ips", "exposure": "#exposure-start",
+         "queries": "#query-list", "report": "#report-preview"}  # fmt: skip
 
 
 class WorkbenchApp(App[None]):
@@ -88,9 +90,9 @@ class WorkbenchApp(App[None]):
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         name = (event.pane.id or "").removeprefix("tab-")
-        if name == "anomalies":
-            self.query_one("#anomalies").focus()
-        elif name in PANE_CLASSES:
+        if name in FOCUS:
+            self.query_one(FOCUS[name]).focus()  # the pane's keys work straight away
+        if name in PANE_CLASSES and name != "anomalies":
             self.pane(name).load()
 
     # --- actions (named in workbench.tui.commands) ---------------------------------------------

@@ -1,0 +1,275 @@
+"""The Textual workbench driven by Pilot: every pane loads sample data and its main keys work."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from rich.text import Text
+from typer.testing import CliRunner
+
+from workbench.cli import app as cli
+from workbench.store.db import open_store
+from workbench.tui.app import WorkbenchApp
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parent.parent
+SIZE = (120, 36)
+HOSTILE = "[link=http://x]click[/link][bold red]\x1b[31mred"
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("tui") / "demo.duckdb"
+    result = runner.invoke(cli, ["demo", "--db", str(db)])  # not a terminal: builds, scans, prints
+    assert result.exit_code == 0, result.output
+    return db
+
+
+@pytest.fixture
+def db(demo_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("WORKBENCH_TUI_SETTINGS", str(tmp_path / "tui.json"))
+    copy = tmp_path / "demo.duckdb"
+    shutil.copy(demo_db, copy)
+    return copy
+
+
+def make_app(db: Path) -> WorkbenchApp:
+    return WorkbenchApp(open_store(db), db)
+
+
+async def settle(pilot, app: WorkbenchApp) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(3):
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def screen_text(app: WorkbenchApp) -> str:
+    """The screen as an SVG screenshot, with its non-breaking spaces made plain."""
+    return app.export_screenshot().replace("&#160;", " ")
+
+
+def cell_text(table, row: int, column: int) -> str:  # type: ignore[no-untyped-def]
+    value = table.get_row_at(row)[column]
+    return value.plain if isinstance(value, Text) else str(value)
+
+
+async def test_overview_shows_orgs_coverage_and_findings(db: Path, tmp_path: Path) -> None:
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        totals = str(app.query_one("#overview-totals").render())
+        assert "2 org(s)" in totals and "170,875 events" in totals
+        svg = screen_text(app)
+        assert "Coverage" in svg and "Findings by family and severity" in svg and "Gainsight CS" in svg
+        (tmp_path / "overview.svg").write_text(svg)
+
+
+async def test_anomalies_filter_detail_and_sparkline(db: Path) -> None:
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await settle(pilot, app)
+        table = app.query_one("#anomalies")
+        assert table.row_count >= 15
+        assert {cell_text(table, r, 3) for r in range(table.row_count)} == {"Gainsight CS"}
+        await pilot.press("slash")
+        await pilot.press(*"detector:bulk_job_deleted", "enter")
+        await settle(pilot, app)
+        assert table.row_count == 3 and all(cell_text(table, r, 2) == "bulk_job_deleted" for r in range(3))
+        assert "deleted bulk query job" in str(app.query_one("#anomaly-detail").render())
+        assert sum(app.query_one("#anomaly-sparkline").data or []) > 0
+        await pilot.press("j", "G", "g")
+        assert table.cursor_row == 0
+        svg = screen_text(app)
+        assert "bulk_job_deleted" in svg and "deleted bulk query job" in svg
+
+
+async def test_triage_in_the_tui_is_visible_to_the_cli(db: Path) -> None:
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await settle(pilot, app)
+        first = app.pane("anomalies").selected()
+        await pilot.press("c")
+        await settle(pilot, app)
+        await pilot.press("n")
+        await pilot.pause()
+        await pilot.press(*"token abuse confirmed", "enter")
+        await settle(pilot, app)
+    app.con.close()
+    listed = runner.invoke(cli, ["findings", "--status", "confirmed", "--format", "json", "--db", str(db)])
+    (found,) = json.loads(listed.stdout)
+    assert found["id"] == first["id"] and found["note"] == "token abuse confirmed"
+
+
+async def test_enter_jumps_to_the_timeline_at_the_findings_time(db: Path) -> None:
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await settle(pilot, app)
+        finding = app.pane("anomalies").selected()
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert app.active == "timeline" and app.focus_time == finding["window_start"]
+        timeline = app.pane("timeline")
+        assert timeline.entity_id == finding["entity_id"]
+        assert app.query_one("#timeline-hours").row_count > 0
+        summary = str(app.query_one("#timeline-summary").render())
+        assert "finding(s)" in summary and finding["detector"] in summary
+        before = app.focus_time
+        await pilot.press("left_square_bracket")
+        await settle(pilot, app)
+        assert (before - app.focus_time).days == 1
+        await pilot.press("plus")
+        await settle(pilot, app)
+        assert "(3 days)" in str(app.query_one("#timeline-summary").render())
+        await pilot.press("q")  # back to where we came from
+        await pilot.pause()
+        assert app.active == "anomalies"
+
+
+async def test_ips_pane_flags_tor_and_shows_detail(db: Path) -> None:
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        await settle(pilot, app)
+        table = app.query_one("#ips")
+        rows = {cell_text(table, r, 0): cell_text(table, r, 4) for r in range(table.row_count)}
+        assert rows["185.220.101.164"] == "tor" and rows["185.220.101.143"] == "tor"
+        table.focus()
+        table.move_cursor(row=0)
+        await settle(pilot, app)
+        assert "public" in str(app.query_one("#ip-detail").render())
+
+
+async def test_exposure_backcheck_and_export(db: Path, tmp_path: Path) -> None:
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        await settle(pilot, app)
+        app.query_one("#exposure-start").value = "2025-11-17"
+        app.query_one("#exposure-end").value = "2025-11-20"
+        app.query_one("#exposure-app").value = app.pane("timeline").entity_id or _gainsight(app)
+        await pilot.click("#exposure-run")
+        await settle(pilot, app)
+        markdown = app.pane("exposure").markdown()
+        assert "What changed" in markdown and "new address 185.220.101.164" in markdown
+        target = tmp_path / "backcheck.md"
+        await pilot.press("ctrl+e")
+        await pilot.pause()
+        app.screen.query_one("#prompt-input").value = str(target)
+        await pilot.press("enter")
+        await settle(pilot, app)
+    assert target.read_text().startswith("# Back-check")
+
+
+def _gainsight(app: WorkbenchApp) -> str:
+    return app.con.execute(
+        "SELECT DISTINCT connected_app_id FROM events WHERE connected_app_name = 'Gainsight CS' AND org_id = '00Dr0F3kxdTdhsx'"
+    ).fetchall()[0][0]
+
+
+async def test_queries_pane_runs_read_only_sql_with_a_row_cap(db: Path) -> None:
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("6")
+        await settle(pilot, app)
+        assert app.query_one("#query-list").option_count >= 10
+        sql = app.query_one("#query-sql")
+        sql.focus()
+        sql.value = "SELECT * FROM events"
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert str(app.query_one("#query-status").render()) == "1,000 of 170,875 rows"
+        sql.value = "DELETE FROM events"
+        await pilot.press("enter")
+        await settle(pilot, app)
+        sql.value = "SELECT nonsense FROM nowhere"
+        await pilot.press("enter")
+        await settle(pilot, app)  # an error is a notification, not a crash
+        assert app.is_running
+    assert (
+        app.con.execute("SELECT count(*) FROM events").fetchall()[0][0] == 170_875
+    )  # the DELETE did not stick
+    app.con.close()
+
+
+async def test_report_preview_and_export(db: Path, tmp_path: Path) -> None:
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("7")
+        await settle(pilot, app)
+        text = app.pane("report").markdown()
+        assert "## Summary" in text and "## Containment checklist (token abuse)" in text
+        target = tmp_path / "incident.md"
+        await pilot.press("ctrl+e")
+        await pilot.pause()
+        app.screen.query_one("#prompt-input").value = str(target)
+        await pilot.press("enter")
+        await settle(pilot, app)
+    assert target.read_text() == text
+
+
+async def test_help_palette_and_theme_setting(db: Path, tmp_path: Path) -> None:
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        keys = app.screen.query_one("#help-keys")
+        titles = {cell_text(keys, r, 1) for r in range(keys.row_count)}
+        assert {"go: Timeline", "export: Incident report", "triage: Mark benign"} <= titles
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"go: Timeline")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert app.active == "timeline"
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+    saved = json.loads((tmp_path / "tui.json").read_text())
+    assert saved["theme"] == app.theme and saved["db"].endswith("demo.duckdb")
+
+
+async def test_hostile_strings_render_literally(db: Path) -> None:
+    con = open_store(db)
+    con.execute(
+        """INSERT INTO findings VALUES ('hostile0001', 'new_ip', 'geo_identity', 'critical', 99, 'org', 'connected_app',
+           'evil', ?, ?, ?, 1, 0, ?, '{}', false, ?, ?)""",
+        [HOSTILE, datetime(2025, 11, 21, 1), datetime(2025, 11, 21, 2), f"called by {HOSTILE}",
+         datetime(2025, 11, 21), datetime(2025, 11, 21)],
+    )  # fmt: skip
+    con.close()
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await settle(pilot, app)
+        table = app.query_one("#anomalies")
+        labels = [cell_text(table, r, 3) for r in range(table.row_count)]
+        assert "[link=http://x]click[/link][bold red]\u241b[31mred" in labels
+        table.move_cursor(row=labels.index("[link=http://x]click[/link][bold red]\u241b[31mred"))
+        await settle(pilot, app)
+        detail = app.query_one("#anomaly-detail").render()
+        assert "called by [link=http://x]click[/link][bold red]\u241b[31mred" in detail.plain
+        assert "link" not in " ".join(str(span.style) for span in detail.spans)  # no link was made
+        assert "[link=http://x]" in screen_text(app)  # shown as text, not styled
+
+
+def test_cli_commands_other_than_tui_never_import_textual(db: Path) -> None:
+    code = (
+        "import sys\nfrom workbench.cli import main\n"
+        f"sys.argv = ['workbench', 'status', '--db', {str(db)!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('TEXTUAL' if 'textual' in sys.modules else 'CLEAN', file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.stderr.strip().endswith("CLEAN"), done.stderr
