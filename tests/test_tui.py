@@ -172,7 +172,8 @@ async def test_exposure_backcheck_and_export(db: Path, tmp_path: Path) -> None:
 
 def _gainsight(app: WorkbenchApp) -> str:
     return app.con.execute(
-        "SELECT DISTINCT connected_app_id FROM events WHERE connected_app_name = 'Gainsight CS' AND org_id = '00Dr0F3kxdTdhsx'"
+        "SELECT DISTINCT connected_app_id FROM events"
+        " WHERE connected_app_name = 'Gainsight CS' AND org_id = '00Dr0F3kxdTdhsx'"
     ).fetchall()[0][0]
 
 
