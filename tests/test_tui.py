@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from rich.text import Text
+from textual.worker import WorkerCancelled
 from typer.testing import CliRunner
 
 from workbench.cli import app as cli
@@ -44,9 +45,13 @@ def make_app(db: Path) -> WorkbenchApp:
 
 
 async def settle(pilot, app: WorkbenchApp) -> None:  # type: ignore[no-untyped-def]
+    """Let the workers finish (an exclusive worker replaced by a newer one counts as finished)."""
     for _ in range(3):
         await pilot.pause()
-        await app.workers.wait_for_complete()
+        try:
+            await app.workers.wait_for_complete()
+        except WorkerCancelled:
+            pass
     await pilot.pause()
 
 
