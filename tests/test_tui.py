@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -48,10 +49,8 @@ async def settle(pilot, app: WorkbenchApp) -> None:  # type: ignore[no-untyped-d
     """Let the workers finish (an exclusive worker replaced by a newer one counts as finished)."""
     for _ in range(3):
         await pilot.pause()
-        try:
+        with contextlib.suppress(WorkerCancelled):
             await app.workers.wait_for_complete()
-        except WorkerCancelled:
-            pass
     await pilot.pause()
 
 
