@@ -32,8 +32,8 @@ PANE_CLASSES: dict[str, type[Pane]] = {
     "exposure": ExposurePane, "queries": QueriesPane, "report": ReportPane,
 }  # fmt: skip
 TITLES = {"ips": "IPs"}
-FOCUS = {"anomalies": "#anomalies", "timeline": "#timeline-hours", "ips": "#ips", "exposure": "#exposure-start",
-         "queries": "#query-list", "report": "#report-preview"}  # fmt: skip
+FOCUS = {"anomalies": "#anomalies", "timeline": "#timeline-hours", "ips": "#ips", "exposure": "#exposure-run",
+         "queries": "#query-results", "report": "#report-scroll"}  # fmt: skip
 
 
 class WorkbenchApp(App[None]):
@@ -72,8 +72,8 @@ class WorkbenchApp(App[None]):
 
     def on_mount(self) -> None:
         saved.save({"db": str(self.db_path.resolve())})
-        self.pane("overview").load()
-        self.pane("anomalies").load()
+        self.pane("overview").ensure_loaded()
+        self.pane("anomalies").ensure_loaded()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor of its own for a worker thread."""
@@ -92,20 +92,24 @@ class WorkbenchApp(App[None]):
         name = (event.pane.id or "").removeprefix("tab-")
         if name in FOCUS:
             self.query_one(FOCUS[name]).focus()  # the pane's keys work straight away
-        if name in PANE_CLASSES and name != "anomalies":
-            self.pane(name).load()
+        if name in PANE_CLASSES:
+            self.pane(name).ensure_loaded()
 
     # --- actions (named in workbench.tui.commands) ---------------------------------------------
 
     def action_go(self, pane: str) -> None:
         if self.active != pane:
             self.history.append(self.active)
+        # Drop focus first: focus left inside the old pane would move to its next widget and
+        # TabbedContent would switch right back to the pane that holds it.
+        self.set_focus(None)
         self.query_one("#tabs", TabbedContent).active = f"tab-{pane}"
 
     def action_go_back(self) -> None:
         if len(self.screen_stack) > 1:
             self.pop_screen()
         elif self.history:
+            self.set_focus(None)
             self.query_one("#tabs", TabbedContent).active = f"tab-{self.history.pop()}"
         else:
             self.exit()

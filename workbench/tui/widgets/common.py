@@ -91,9 +91,17 @@ class Pane(Vertical):
         assert isinstance(app, WorkbenchApp)
         return app
 
+    loaded = False
+
     def load(self) -> object:
         """Fetch and show the pane's data (each pane starts its own worker)."""
         return None
+
+    def ensure_loaded(self) -> None:
+        """Load on the first visit only; ctrl+r reloads (revisiting a tab costs nothing)."""
+        if not self.loaded:
+            self.loaded = True
+            self.load()
 
     def fail(self, error: BaseException) -> None:
         """Show a worker's error as a notification, never a crash."""

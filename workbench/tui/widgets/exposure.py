@@ -6,10 +6,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal
-from textual.widgets import Button, Input, Markdown
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Input, Static
 
 from workbench.investigate.backcheck import Backcheck, run_backcheck
 from workbench.investigate.ioc import parse_iocs
@@ -37,8 +38,9 @@ class ExposurePane(Pane):
             yield Input(placeholder="app id (optional)", id="exposure-app")
             yield Input(placeholder="IOC file (optional)", id="exposure-ioc")
             yield Button("Back-check", id="exposure-run", variant="primary")
-        yield Markdown("Fill the window and press **Back-check** (results stay here; ctrl+e exports them).",
-                       id="exposure-result")  # fmt: skip
+        with VerticalScroll(id="exposure-scroll"):
+            yield Static("Fill the window and press Back-check (the result stays here; ctrl+e exports it as "
+                         "Markdown).", id="exposure-result", markup=False)  # fmt: skip
 
     def load(self) -> None:
         start = self.query_one("#exposure-start", Input)
@@ -63,7 +65,7 @@ class ExposurePane(Pane):
         except Exception as exc:
             self.fail(exc)
             return
-        self.query_one("#exposure-result", Markdown).update("Running the back-check... (escape cancels)")
+        self.query_one("#exposure-result", Static).update("Running the back-check... (escape cancels)")
         self.backcheck(scope, indicators)
 
     @work(thread=True, exclusive=True, group="exposure")
@@ -78,7 +80,8 @@ class ExposurePane(Pane):
     def show(self, result: Backcheck) -> None:
         self.result = result
         self.workbench.backcheck_scope = result.scope
-        self.query_one("#exposure-result", Markdown).update(backcheck_markdown(result))
+        # The Markdown source as plain text: log strings in it stay literal.
+        self.query_one("#exposure-result", Static).update(Text(backcheck_markdown(result)))
 
     def markdown(self) -> str | None:
         """The current result as Markdown, for export."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -13,7 +12,7 @@ from textual.widgets import Static
 from workbench import views
 from workbench.safe_text import strip_control
 from workbench.store.status import StoreStatus
-from workbench.tui.widgets.common import SEVERITY_STYLE, Pane
+from workbench.tui.widgets.common import SEVERITY_STYLE, Pane, WorkbenchTable, literal
 
 
 class OverviewPane(Pane):
@@ -22,8 +21,14 @@ class OverviewPane(Pane):
     def compose(self) -> ComposeResult:
         yield Static("loading...", id="overview-totals")
         yield Static("", id="overview-coverage")
-        yield Static("", id="overview-findings")
-        yield Static("", id="overview-top")
+        findings = WorkbenchTable(id="overview-findings")
+        findings.add_columns("family", "critical", "high", "medium", "low")
+        yield findings
+        top = WorkbenchTable(id="overview-top")
+        top.add_columns(
+            "integration (by risk)", "risk", "privilege", "calls", "objects", "first seen", "last seen"
+        )
+        yield top
 
     @work(thread=True, exclusive=True, group="overview")
     def load(self) -> None:
@@ -44,51 +49,45 @@ class OverviewPane(Pane):
             else "The store is empty: run `workbench ingest PATH` or `workbench fetch`."
         ))  # fmt: skip
         self.query_one("#overview-coverage", Static).update(_calendar(status))
-        findings = Table(title="Findings by family and severity", expand=False)
-        findings.add_column("family")
-        for severity in ("critical", "high", "medium", "low"):
-            findings.add_column(severity, justify="right")
-        families = sorted({r["category"] for r in data.findings_by})
-        for family in families:
+        findings = self.query_one("#overview-findings", WorkbenchTable)
+        findings.clear()
+        for family in sorted({r["category"] for r in data.findings_by}):
             counts = {r["severity"]: r["findings"] for r in data.findings_by if r["category"] == family}
-            findings.add_row(family, *(Text(str(counts.get(s, "")), style=SEVERITY_STYLE[s])
-                                       for s in ("critical", "high", "medium", "low")))  # fmt: skip
-        if not families:
-            findings.add_row("no findings yet: run `workbench scan`", "", "", "", "")
-        self.query_one("#overview-findings", Static).update(findings)
-        top = Table(title="Integrations: by risk (highest finding score), then volume", expand=False)
-        for name in ("app", "risk", "privilege", "calls", "objects", "first seen", "last seen"):
-            top.add_column(name)
+            findings.add_row(literal(family), *(literal(str(counts.get(s, "")), SEVERITY_STYLE[s])
+                                                for s in ("critical", "high", "medium", "low")))  # fmt: skip
+        findings.border_title = (
+            "Findings by family and severity" if data.findings_by else "No findings yet: run `workbench scan`"
+        )
+        top = self.query_one("#overview-top", WorkbenchTable)
+        top.border_title = "Integrations by risk (highest finding score), then privilege"
+        top.clear()
         for app in data.top_by_risk:
             top.add_row(
-                Text(strip_control(app["name"])), str(app["risk"]), str(app["privilege"]), f"{app['calls']:,}",
-                str(len(app["objects"] or [])), f"{app['first_seen']:%Y-%m-%d}", f"{app['last_seen']:%Y-%m-%d}",
+                literal(app["name"]), literal(str(app["risk"])), literal(str(app["privilege"])), literal(app["calls"]),
+                literal(str(len(app["objects"] or []))), literal(f"{app['first_seen']:%Y-%m-%d}"),
+                literal(f"{app['last_seen']:%Y-%m-%d}"),
             )  # fmt: skip
-        self.query_one("#overview-top", Static).update(top)
 
 
-def _calendar(status: StoreStatus) -> Table:
-    """Days x event types: a block where events exist, a red dot for a day without."""
-    table = Table(
-        title="Coverage (last 35 days; red dot = no events that day)", expand=False, show_edge=False
-    )
-    table.add_column("org / event type")
-    table.add_column("days")
+def _calendar(status: StoreStatus) -> Text:
+    """Days x event types as text: a block where events exist, a red dot for a day without."""
     last = status.last_event.date() if status.last_event else date.today()
     first = max(status.first_event.date(), last - timedelta(days=34)) if status.first_event else last
+    text = Text(f"Coverage {first} to {last} (a red dot is a day without events)\n", style="italic")
+    width = max((len(f"{c.org_id} {c.event_type}") for c in status.coverage), default=10)
     for c in status.coverage:
         missing = set(c.missing_days)
         begin = c.first_event.date() if c.first_event else last
         end = c.last_event.date() if c.last_event else last
-        cells = Text()
+        text.append(strip_control(f"{c.org_id} {c.event_type}").ljust(width) + " ")
         day = first
         while day <= last:
             if day < begin or day > end:
-                cells.append(" ")
+                text.append(" ")
             elif day in missing:
-                cells.append("·", style="bold red")
+                text.append("·", style="bold red")
             else:
-                cells.append("█", style="green")
+                text.append("█", style="green")
             day += timedelta(days=1)
-        table.add_row(Text(f"{strip_control(c.org_id)} {strip_control(c.event_type)}"), cells)
-    return table
+        text.append("\n")
+    return text

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.widgets import Markdown
+from textual.containers import VerticalScroll
+from textual.widgets import Static
 
 from workbench.investigate.service import BuiltReport, build_report
 from workbench.tui.widgets.common import Pane
@@ -20,7 +22,8 @@ class ReportPane(Pane):
         self.built: BuiltReport | None = None
 
     def compose(self) -> ComposeResult:
-        yield Markdown("Building the report...", id="report-preview")
+        with VerticalScroll(id="report-scroll"):
+            yield Static("Building the report...", id="report-preview", markup=False)
 
     @work(thread=True, exclusive=True, group="report")
     def load(self) -> None:
@@ -36,11 +39,12 @@ class ReportPane(Pane):
         self.app.call_from_thread(self.show, built)
 
     def _message(self, text: str) -> None:
-        self.query_one("#report-preview", Markdown).update(text.replace("`", "'"))
+        self.query_one("#report-preview", Static).update(text)
 
     def show(self, built: BuiltReport) -> None:
         self.built = built
-        self.query_one("#report-preview", Markdown).update(built.markdown)
+        # The Markdown source as plain text (what ctrl+e writes), log strings literal.
+        self.query_one("#report-preview", Static).update(Text(built.markdown))
 
     def markdown(self) -> str | None:
         """The previewed report, for export."""
