@@ -94,3 +94,19 @@ def api_row(
         status,
         derived,
     ]
+
+
+SAMPLE_ORG = "00Dr0F3kxdTdhsx"  # Acme, the sample org with the planted incident
+
+
+def gainsight_app_id(db: Path) -> str:
+    """The planted incident's connected app in a store built from sample_logs/."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT DISTINCT connected_app_id FROM events WHERE connected_app_name = 'Gainsight CS' AND org_id = ?",
+            [SAMPLE_ORG],
+        ).fetchall()
+    finally:
+        con.close()
+    return str(rows[0][0])

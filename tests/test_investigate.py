@@ -8,11 +8,10 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
-import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import API_TOTAL_USAGE_HEADER, api_row, write_log
+from tests.conftest import API_TOTAL_USAGE_HEADER, api_row, gainsight_app_id, write_log
 from workbench.cli import app
 from workbench.investigate.ioc import parse_iocs
 
@@ -37,16 +36,6 @@ def db(scanned_db: Path, tmp_path: Path) -> Path:
     return copy
 
 
-def gainsight(db: Path) -> str:
-    con = duckdb.connect(str(db), read_only=True)
-    (app_id,) = con.execute(
-        "SELECT DISTINCT connected_app_id FROM events WHERE connected_app_name = 'Gainsight CS' AND org_id = ?",
-        [ACME],
-    ).fetchall()[0]
-    con.close()
-    return app_id
-
-
 def backcheck_json(db: Path, *args: str) -> dict:
     result = runner.invoke(app, ["backcheck", "--db", str(db), "--format", "json", *args])
     assert result.exit_code == 0, result.output
@@ -54,7 +43,7 @@ def backcheck_json(db: Path, *args: str) -> dict:
 
 
 def test_backcheck_of_the_planted_incident_names_what_happened(db: Path) -> None:
-    target = gainsight(db)
+    target = gainsight_app_id(db)
     data = backcheck_json(
         db, "--start", "2025-11-17", "--end", "2025-11-20", "--app", target, "--ioc", str(IOCS)
     )
@@ -155,7 +144,7 @@ HOSTILE_ENTITY = "Evil__c|<img src=x onerror=1>"
 
 
 def test_report_sections_and_escaping(db: Path, tmp_path: Path) -> None:
-    target = gainsight(db)
+    target = gainsight_app_id(db)
     rows = [api_row(ts=f"20251119023{i}00.000", request_id=f"hostile{i}", org=ACME, user="005cmidJknoLhlt",
                     app=target, ip="185.220.101.164", client=HOSTILE_CLIENT, entity=HOSTILE_ENTITY)
             for i in range(3)]  # fmt: skip

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import quoted_csv
+from tests.conftest import gainsight_app_id, quoted_csv
 from tests.test_ingest_formats import LOGIN_HEADER, LOGIN_ROW
 from workbench.cli import app
 from workbench.store.ingest import ingest_paths
@@ -42,20 +42,10 @@ def scan_json(db: Path, *args: str) -> list[dict]:
     return json.loads(result.stdout)
 
 
-def gainsight_app(db: Path) -> str:
-    con = duckdb.connect(str(db), read_only=True)
-    (app_id,) = con.execute(
-        "SELECT DISTINCT connected_app_id FROM events WHERE connected_app_name = 'Gainsight CS' AND org_id = ?",
-        [ACME],
-    ).fetchall()[0]
-    con.close()
-    return app_id
-
-
 def test_planted_incident_is_high_or_critical_in_three_families(db: Path) -> None:
     findings = scan_json(db)
     serious = [f for f in findings if f["severity"] in ("high", "critical")]
-    target = gainsight_app(db)
+    target = gainsight_app_id(db)
     assert serious and all(f["org_id"] == ACME and f["entity_id"] == target for f in serious)
     families = {f["category"] for f in serious}
     assert "geo_identity" in families and "sequence" in families
@@ -72,7 +62,7 @@ def test_planted_incident_is_high_or_critical_in_three_families(db: Path) -> Non
 
 def test_benign_patterns_stay_low_over_the_whole_history(db: Path) -> None:
     findings = scan_json(db, "--since", "2025-10-18", "--until", "2025-11-21")
-    target = gainsight_app(db)
+    target = gainsight_app_id(db)
     above_low = [f for f in findings if f["severity"] != "low"]
     assert above_low and all(f["entity_id"] == target for f in above_low), [
         (f["detector"], f["entity_label"], f["severity"]) for f in above_low if f["entity_id"] != target
@@ -108,7 +98,7 @@ def test_fail_on_gives_exit_1_for_cron(db: Path) -> None:
 
 def test_suppression_is_scoped_and_keeps_the_findings(db: Path) -> None:
     scan_json(db)
-    target = gainsight_app(db)
+    target = gainsight_app_id(db)
     bad = runner.invoke(app, ["suppress", "--detector", "new_ip", "--entity", "*", "--db", str(db)])
     assert bad.exit_code == 2 and "scoped" in bad.output
     done = runner.invoke(app, ["suppress", "--detector", "new_ip", "--entity", target, "--reason", "vendor moved",
@@ -178,7 +168,7 @@ def test_integrations_inventory_and_starter_catalog(db: Path, tmp_path: Path) ->
 
 
 def test_catalog_declarations_show_in_explanations(db: Path, tmp_path: Path) -> None:
-    target = gainsight_app(db)
+    target = gainsight_app_id(db)
     (tmp_path / "integrations.toml").write_text(
         f'[[integration]]\nname = "Gainsight CS"\nconnected_app_id = "{target}"\n'
         'expected_hours = "06:00-20:00"\nallowed_objects = ["Account", "Contact", "Opportunity", "Task"]\n'

@@ -15,6 +15,7 @@ from rich.text import Text
 from textual.worker import WorkerCancelled
 from typer.testing import CliRunner
 
+from tests.conftest import gainsight_app_id
 from workbench.cli import app as cli
 from workbench.store.db import open_store
 from workbench.tui.app import WorkbenchApp
@@ -154,13 +155,14 @@ async def test_ips_pane_flags_tor_and_shows_detail(db: Path) -> None:
 
 
 async def test_exposure_backcheck_and_export(db: Path, tmp_path: Path) -> None:
+    app_id = gainsight_app_id(db)
     app = make_app(db)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("5")
         await settle(pilot, app)
         app.query_one("#exposure-start").value = "2025-11-17"
         app.query_one("#exposure-end").value = "2025-11-20"
-        app.query_one("#exposure-app").value = app.pane("timeline").entity_id or _gainsight(app)
+        app.query_one("#exposure-app").value = app_id
         await pilot.click("#exposure-run")
         await settle(pilot, app)
         markdown = app.pane("exposure").markdown()
@@ -172,13 +174,6 @@ async def test_exposure_backcheck_and_export(db: Path, tmp_path: Path) -> None:
         await pilot.press("enter")
         await settle(pilot, app)
     assert target.read_text().startswith("# Back-check")
-
-
-def _gainsight(app: WorkbenchApp) -> str:
-    return app.con.execute(
-        "SELECT DISTINCT connected_app_id FROM events"
-        " WHERE connected_app_name = 'Gainsight CS' AND org_id = '00Dr0F3kxdTdhsx'"
-    ).fetchall()[0][0]
 
 
 async def test_queries_pane_runs_read_only_sql_with_a_row_cap(db: Path) -> None:

@@ -205,39 +205,26 @@ class Fetcher:
         self.sf = connect(self.profile, self.redact, self.prompt)
 
     def _with_retries(self, action: Callable[[], Any], what: str) -> Any:
+        """Run ACTION; log in again once on 401, back off and retry on 429/5xx/short reads/
+        connection errors, and give up with a redacted FetchError."""
         delay = self.backoff
         for attempt in range(self.retries + 1):
             try:
                 return action()
-            except SalesforceError as exc:
+            except (SalesforceError, _Retry, requests.RequestException, OSError) as exc:
                 status = getattr(exc, "status", None)
                 if status == 401:
                     self._relogin()
                     continue
-                if status in RETRYABLE and attempt < self.retries:
-                    time.sleep(delay)
-                    delay *= 2
-                    continue
-                raise FetchError(self.redact(f"{what} failed: HTTP {status}: {exc}")) from None
-            except _Retry as exc:
-                if exc.status == 401:
-                    self._relogin()
-                    continue
-                if attempt < self.retries:
-                    time.sleep(delay)
-                    delay *= 2
-                    continue
-                raise FetchError(
-                    self.redact(f"{what} failed after {self.retries + 1} attempts: {exc}")
-                ) from None
-            except (requests.RequestException, OSError) as exc:
-                if attempt < self.retries:
-                    time.sleep(delay)
-                    delay *= 2
-                    continue
-                raise FetchError(
-                    self.redact(f"{what} failed after {self.retries + 1} attempts: {exc}")
-                ) from None
+                retryable = not isinstance(exc, SalesforceError) or status in RETRYABLE
+                if not retryable:
+                    raise FetchError(self.redact(f"{what} failed: HTTP {status}: {exc}")) from None
+                if attempt == self.retries:
+                    raise FetchError(
+                        self.redact(f"{what} failed after {attempt + 1} attempts: {exc}")
+                    ) from None
+                time.sleep(delay)
+                delay *= 2
         raise FetchError(f"{what} failed")
 
     def cursor(self) -> tuple[str, str] | None:

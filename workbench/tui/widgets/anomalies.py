@@ -42,16 +42,12 @@ class AnomaliesPane(Pane):
     @work(thread=True, exclusive=True, group="anomalies")
     def load(self) -> None:
         text = self.query_one("#anomaly-filter", Input).value
-        try:
-            cursor = self.workbench.cursor()
-            rows = views.anomalies(cursor, text)
-            suggestions = views.filter_suggestions(cursor)
-        except Exception as exc:
-            self.app.call_from_thread(self.fail, exc)
-            return
-        self.app.call_from_thread(self.show, rows, suggestions)
+        self.fetch(
+            lambda cursor: (views.anomalies(cursor, text), views.filter_suggestions(cursor)), self.show
+        )
 
-    def show(self, rows: list[dict[str, Any]], suggestions: list[str]) -> None:
+    def show(self, found: tuple[list[dict[str, Any]], list[str]]) -> None:
+        rows, suggestions = found
         self.rows = rows
         self.query_one("#anomaly-filter", Input).suggester = SuggestFromList(
             suggestions, case_sensitive=False
@@ -117,15 +113,13 @@ class AnomaliesPane(Pane):
     @work(thread=True, exclusive=True, group="anomaly-sparkline")
     def sparkline_for(self, entity_id: str, moment: Any) -> None:
         start = moment.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=13)
-        end = start + timedelta(days=14)
-        try:
-            data = views.timeline(self.workbench.cursor(), entity_id, start, end)
-        except Exception as exc:
-            self.app.call_from_thread(self.fail, exc)
-            return
-        daily = [sum(views.hour_series(data["hours"], start + timedelta(days=d), start + timedelta(days=d + 1)))
-                 for d in range(14)]  # fmt: skip
-        self.app.call_from_thread(self._set_sparkline, daily)
+
+        def daily(cursor: Any) -> list[float]:
+            hours = views.timeline(cursor, entity_id, start, start + timedelta(days=14))["hours"]
+            return [sum(views.hour_series(hours, start + timedelta(days=d), start + timedelta(days=d + 1)))
+                    for d in range(14)]  # fmt: skip
+
+        self.fetch(daily, self._set_sparkline)
 
     def _set_sparkline(self, values: list[float]) -> None:
         sparkline = self.query_one("#anomaly-sparkline", Sparkline)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import duckdb
 from rich.text import Text
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -15,6 +17,7 @@ from workbench.safe_text import strip_control
 if TYPE_CHECKING:
     from workbench.tui.app import WorkbenchApp
 
+T = TypeVar("T")
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim"}
 
 
@@ -102,6 +105,16 @@ class Pane(Vertical):
         if not self.loaded:
             self.loaded = True
             self.load()
+
+    def fetch(self, compute: Callable[[duckdb.DuckDBPyConnection], T], show: Callable[[T], None]) -> None:
+        """In a worker thread: COMPUTE with a cursor of its own, then SHOW on the UI thread (or
+        show the error as a notification)."""
+        try:
+            data = compute(self.workbench.cursor())
+        except Exception as exc:  # shown, never a crash
+            self.app.call_from_thread(self.fail, exc)
+            return
+        self.app.call_from_thread(show, data)
 
     def fail(self, error: BaseException) -> None:
         """Show a worker's error as a notification, never a crash."""

@@ -70,12 +70,7 @@ class ExposurePane(Pane):
 
     @work(thread=True, exclusive=True, group="exposure")
     def backcheck(self, scope: Scope, indicators: list[Any]) -> None:
-        try:
-            result = run_backcheck(self.workbench.cursor(), scope, indicators)
-        except Exception as exc:
-            self.app.call_from_thread(self.fail, exc)
-            return
-        self.app.call_from_thread(self.show, result)
+        self.fetch(lambda cursor: run_backcheck(cursor, scope, indicators), self.show)
 
     def show(self, result: Backcheck) -> None:
         self.result = result

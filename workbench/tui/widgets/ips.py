@@ -28,12 +28,7 @@ class IpsPane(Pane):
 
     @work(thread=True, exclusive=True, group="ips")
     def load(self) -> None:
-        try:
-            rows = views.ips(self.workbench.cursor())
-        except Exception as exc:
-            self.app.call_from_thread(self.fail, exc)
-            return
-        self.app.call_from_thread(self.show, rows)
+        self.fetch(views.ips, self.show)
 
     def show(self, rows: list[dict[str, Any]]) -> None:
         table = self.query_one("#ips", WorkbenchTable)
@@ -56,12 +51,7 @@ class IpsPane(Pane):
 
     @work(thread=True, exclusive=True, group="ip-detail")
     def detail(self, ip: str) -> None:
-        try:
-            report = ip_report(self.workbench.cursor(), ip)
-        except Exception as exc:
-            self.app.call_from_thread(self.fail, exc)
-            return
-        self.app.call_from_thread(self._show_detail, report)
+        self.fetch(lambda cursor: ip_report(cursor, ip), self._show_detail)
 
     def _show_detail(self, report: dict[str, Any]) -> None:
         info = report["info"]

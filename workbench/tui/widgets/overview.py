@@ -32,12 +32,7 @@ class OverviewPane(Pane):
 
     @work(thread=True, exclusive=True, group="overview")
     def load(self) -> None:
-        try:
-            data = views.overview(self.workbench.cursor(), self.workbench.settings)
-        except Exception as exc:  # shown, never a crash
-            self.app.call_from_thread(self.fail, exc)
-            return
-        self.app.call_from_thread(self.show, data)
+        self.fetch(lambda cursor: views.overview(cursor, self.workbench.settings), self.show)
 
     def show(self, data: views.Overview) -> None:
         status = data.status

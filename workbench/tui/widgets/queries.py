@@ -39,14 +39,10 @@ class QueriesPane(Pane):
 
     @work(thread=True, exclusive=True, group="query")
     def run_sql(self, sql: str) -> None:
-        try:
-            columns, rows, total = views.run_readonly(self.workbench.cursor(), sql, ROW_CAP)
-        except Exception as exc:
-            self.app.call_from_thread(self.fail, exc)
-            return
-        self.app.call_from_thread(self.show, columns, rows, total)
+        self.fetch(lambda cursor: views.run_readonly(cursor, sql, ROW_CAP), self.show)
 
-    def show(self, columns: list[str], rows: list[tuple[Any, ...]], total: int) -> None:
+    def show(self, result: tuple[list[str], list[tuple[Any, ...]], int]) -> None:
+        columns, rows, total = result
         table = self.query_one("#query-results", WorkbenchTable)
         table.clear(columns=True)
         table.add_columns(*columns)

@@ -48,12 +48,7 @@ class TimelinePane(Pane):
 
     @work(thread=True, exclusive=True, group="timeline-entities")
     def load_entities(self) -> None:
-        try:
-            entities = views.entities(self.workbench.cursor())
-        except Exception as exc:
-            self.app.call_from_thread(self.fail, exc)
-            return
-        self.app.call_from_thread(self._set_entities, entities)
+        self.fetch(views.entities, self._set_entities)
 
     def _set_entities(self, entities: list[dict[str, Any]]) -> None:
         select = self.query_one("#timeline-entity", Select)
@@ -87,12 +82,8 @@ class TimelinePane(Pane):
         if self.entity_id is None:
             return
         start, end = self.window()
-        try:
-            data = views.timeline(self.workbench.cursor(), self.entity_id, start, end)
-        except Exception as exc:
-            self.app.call_from_thread(self.fail, exc)
-            return
-        self.app.call_from_thread(self.show, data)
+        entity_id = self.entity_id
+        self.fetch(lambda cursor: views.timeline(cursor, entity_id, start, end), self.show)
 
     def show(self, data: dict[str, Any]) -> None:
         start, end = data["start"], data["end"]
