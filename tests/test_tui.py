@@ -230,7 +230,12 @@ async def test_help_palette_and_theme_setting(db: Path, tmp_path: Path) -> None:
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"go: Timeline")
-        await pilot.pause(0.3)
+        from textual.command import CommandList
+
+        for _ in range(50):  # the palette searches asynchronously: wait for its hits
+            await pilot.pause(0.05)
+            if app.screen.query(CommandList) and app.screen.query_one(CommandList).option_count:
+                break
         await pilot.press("enter")
         await settle(pilot, app)
         assert app.active == "timeline"
