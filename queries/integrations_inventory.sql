@@ -1,6 +1,6 @@
--- Connected apps seen in the API activity: who, when, how much, which objects and addresses.
+-- Connected apps seen in the API activity before $until: who, when, how much, which objects and addresses.
 WITH activity AS (
-    SELECT * FROM api_activity WHERE connected_app_id IS NOT NULL
+    SELECT * FROM api_activity WHERE connected_app_id IS NOT NULL AND hour < $until
 ), daily AS (
     SELECT org_id, connected_app_id, CAST(hour AS DATE) AS day, sum(calls) AS calls
       FROM activity GROUP BY ALL

@@ -165,6 +165,17 @@ def test_integrations_inventory_and_starter_catalog(db: Path, tmp_path: Path) ->
     assert etl.expected_weekdays == (0, 1, 2, 3, 4) and etl.expected_hours == (2, 4)
     again = runner.invoke(app, ["integrations", "--db", str(db), "--write-catalog", str(catalog)])
     assert again.exit_code == 2 and "already exists" in again.output
+    target = gainsight_app_id(db)
+    gainsight = next(e for e in entries if e.connected_app_id == target)
+    assert any(str(c).startswith("185.220.101.") for c in gainsight.egress_cidrs)  # the incident is in there
+    before = tmp_path / "before.toml"
+    drafted = runner.invoke(
+        app, ["integrations", "--db", str(db), "--write-catalog", str(before), "--until", "2025-11-17"]
+    )
+    assert drafted.exit_code == 0, drafted.output
+    clean = next(e for e in load_catalog(before) if e.connected_app_id == target)
+    assert {str(c) for c in clean.egress_cidrs} == {"52.10.17.21/32", "52.10.17.22/32", "52.10.18.5/32"}
+    assert clean.allowed_objects is not None and "User" not in clean.allowed_objects
 
 
 def test_catalog_declarations_show_in_explanations(db: Path, tmp_path: Path) -> None:

@@ -517,13 +517,18 @@ def integrations(
     write_catalog: Annotated[
         Path | None, typer.Option(help="Write a starter integrations.toml here.")
     ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="Only behaviour before this day (draft a catalog from before an incident)."),
+    ] = None,
 ) -> None:
     """The connected apps seen in the logs, ranked by privilege; optionally a starter catalog."""
     from workbench.inventory import inventory, starter_catalog
 
     settings = _settings(config)
+    end = _day_bound(until, "--until")
     with opened(db, read_only=True) as con:
-        apps = inventory(con, settings)
+        apps = inventory(con, settings, end)
     table = Table(title=f"Integrations seen in the logs: {len(apps)}")
     for name in (
         "privilege",

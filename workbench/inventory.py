@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import math
+from datetime import datetime
 from typing import Any
 
 import duckdb
@@ -30,9 +31,11 @@ def privilege_score(app: dict[str, Any], settings: Settings) -> int:
     return max(0, min(100, round(score)))
 
 
-def inventory(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[dict[str, Any]]:
-    """Every connected app with its observed behaviour, most privileged first."""
-    apps = query_frame(con, "integrations_inventory").to_dicts()
+def inventory(
+    con: duckdb.DuckDBPyConnection, settings: Settings, until: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Every connected app with its observed behaviour (before UNTIL), most privileged first."""
+    apps = query_frame(con, "integrations_inventory", {"until": until or datetime(9999, 1, 1)}).to_dicts()
     for app in apps:
         app["privilege"] = privilege_score(app, settings)
         app["sensitive_objects"] = [o for o in app["objects"] or [] if settings.is_sensitive(o)]
