@@ -782,14 +782,14 @@ def sweep(
     import json
 
     from workbench.investigate.ioc import sweep as run_sweep
-    from workbench.investigate.report import _jsonable, write_csv
+    from workbench.investigate.report import jsonable, write_csv
 
     _check_choice(format, ("table", "json", "csv"), "--format")
     indicators = _indicators(ioc)
     with opened(db, read_only=True) as con:
         hits = run_sweep(con, indicators, _day_bound(since, "--since"))
     if format == "json":
-        sys.stdout.write(json.dumps(_jsonable(hits), indent=2) + "\n")
+        sys.stdout.write(json.dumps(jsonable(hits), indent=2) + "\n")
         return
     if format == "csv":
         import tempfile

@@ -42,9 +42,15 @@ def overview(con: duckdb.DuckDBPyConnection, settings: Settings) -> Overview:
     )
 
 
-def anomalies(con: duckdb.DuckDBPyConnection, text: str = "") -> list[dict[str, Any]]:
-    """Stored findings matching a filter ('detector:new_ip severity:high gainsight' style words)."""
-    rows = load_findings(con)
+def anomalies(con: duckdb.DuckDBPyConnection, text: str = "") -> tuple[list[dict[str, Any]], list[str]]:
+    """Stored findings matching a filter ('detector:new_ip severity:high gainsight' style words),
+    and the filter's completions (from all findings, read once)."""
+    every = load_findings(con)
+    return filter_findings(every, text), filter_suggestions(every)
+
+
+def filter_findings(rows: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
+    """The findings matching the filter words."""
     for word in text.lower().split():
         key, _, value = word.partition(":")
         if value and key in ("detector", "severity", "status", "category", "entity"):
@@ -56,9 +62,8 @@ def anomalies(con: duckdb.DuckDBPyConnection, text: str = "") -> list[dict[str, 
     return rows
 
 
-def filter_suggestions(con: duckdb.DuckDBPyConnection) -> list[str]:
+def filter_suggestions(rows: list[dict[str, Any]]) -> list[str]:
     """Completions for the anomaly filter: detectors, severities, statuses and entities."""
-    rows = load_findings(con)
     words = {f"detector:{r['detector']}" for r in rows} | {f"entity:{r['entity_label']}" for r in rows}
     words |= {f"severity:{s}" for s in ("low", "medium", "high", "critical")}
     words |= {f"status:{s}" for s in ("new", "confirmed", "benign", "false_positive")}

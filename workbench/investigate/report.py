@@ -113,11 +113,12 @@ def backcheck_markdown(b: Backcheck) -> str:
     return "\n".join(["# Back-check", "", *backcheck_sections(b)]) + "\n"
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """Plain JSON-ready data: timestamps as ISO 8601 UTC, anything else unknown as text."""
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, datetime):
         return iso(value)
     if isinstance(value, int | float | str | bool) or value is None:
@@ -128,7 +129,7 @@ def _jsonable(value: Any) -> Any:
 def backcheck_dict(b: Backcheck) -> dict[str, Any]:
     """The back-check as plain data."""
     s = b.scope
-    return _jsonable({
+    return jsonable({
         "scope": {"start": s.start, "end": s.end, "apps": s.apps, "users": s.users, "ips": s.ips},
         "total_calls": b.total_calls, "at_risk": b.at_risk, "checked": b.checked, "changed": b.changed,
         "ips": b.ips, "objects": b.objects, "resources": b.resources, "bulk_jobs": b.bulk_jobs,
@@ -229,5 +230,5 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
         headers = list(rows[0]) if rows else ["none"]
         writer.writerow(headers)
         for row in rows:
-            cells = [json.dumps(_jsonable(v)) if isinstance(v, list | dict) else iso(v) for v in row.values()]
+            cells = [json.dumps(jsonable(v)) if isinstance(v, list | dict) else iso(v) for v in row.values()]
             writer.writerow([neutralise_csv_cell(c) for c in cells])

@@ -12,7 +12,7 @@ import duckdb
 
 from workbench.investigate.backcheck import Backcheck, run_backcheck
 from workbench.investigate.ioc import Indicator
-from workbench.investigate.report import _jsonable, backcheck_dict, incident_report, write_csv
+from workbench.investigate.report import backcheck_dict, incident_report, jsonable, write_csv
 from workbench.investigate.scope import Scope
 from workbench.store.findings import FindingError, load_findings, resolve_id
 from workbench.store.queries import query_frame
@@ -33,7 +33,7 @@ class BuiltReport:
 
     def json(self) -> str:
         """The report's data as JSON."""
-        data = {"findings": _jsonable(self.findings),
+        data = {"findings": jsonable(self.findings),
                 "backcheck": backcheck_dict(self.backcheck) if self.backcheck else None}  # fmt: skip
         return json.dumps(data, indent=2) + "\n"
 

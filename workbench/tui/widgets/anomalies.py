@@ -42,9 +42,7 @@ class AnomaliesPane(Pane):
     @work(thread=True, exclusive=True, group="anomalies")
     def load(self) -> None:
         text = self.query_one("#anomaly-filter", Input).value
-        self.fetch(
-            lambda cursor: (views.anomalies(cursor, text), views.filter_suggestions(cursor)), self.show
-        )
+        self.fetch(lambda cursor: views.anomalies(cursor, text), self.show)
 
     def show(self, found: tuple[list[dict[str, Any]], list[str]]) -> None:
         rows, suggestions = found
