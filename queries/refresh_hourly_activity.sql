@@ -19,7 +19,9 @@ SELECT org_id,
        count(*) FILTER (WHERE is_error) AS errors,
        count(*) FILTER (WHERE status_code IN (401, 403)
                            OR (event_type = 'Login' AND is_error)) AS auth_failures,
-       coalesce(sum(rows_processed), 0) AS rows_processed,
+       -- sum() of BIGINT is a HUGEINT: clamp it into the column's range rather than fail the commit.
+       CAST(least(greatest(coalesce(sum(rows_processed), 0), -9223372036854775808), 9223372036854775807)
+            AS BIGINT) AS rows_processed,
        min(ts) AS first_ts,
        max(ts) AS last_ts
   FROM events

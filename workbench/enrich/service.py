@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,23 +115,32 @@ def lookup(value: str, sources: Sources) -> dict[str, Any]:
     text = str(address)
     city = sources.databases.get("city")
     if city and (record := city.lookup(text)):
-        info["country_code"] = record.country.iso_code
-        info["country"] = record.country.name
-        if city.method == "city":
-            info["city"] = record.city.name
-            info["latitude"] = record.location.latitude
-            info["longitude"] = record.location.longitude
-            info["accuracy_km"] = record.location.accuracy_radius
+        with _checked(city, text) as check:
+            info["country_code"] = check("country.iso_code", record.country.iso_code, str)
+            info["country"] = check("country.names", record.country.name, str)
+            if city.method == "city":
+                info["city"] = check("city.names", record.city.name, str)
+                info["latitude"] = check("location.latitude", record.location.latitude, float, -90, 90)
+                info["longitude"] = check("location.longitude", record.location.longitude, float, -180, 180)
+                info["accuracy_km"] = check(
+                    "location.accuracy_radius", record.location.accuracy_radius, int, 0, 2**31 - 1
+                )
     asn = sources.databases.get("asn")
     if asn and (record := asn.lookup(text)):
-        info["asn"] = record.autonomous_system_number
-        info["as_org"] = record.autonomous_system_organization
+        with _checked(asn, text) as check:
+            info["asn"] = check(
+                "autonomous_system_number", record.autonomous_system_number, int, 0, 2**32 - 1
+            )
+            info["as_org"] = check(
+                "autonomous_system_organization", record.autonomous_system_organization, str
+            )
     anon = sources.databases.get("anon")
     if anon and (record := anon.lookup(text)):
-        info["is_tor"] = bool(record.is_tor_exit_node)
-        info["is_vpn"] = bool(record.is_anonymous_vpn)
-        info["is_proxy"] = bool(record.is_public_proxy or record.is_residential_proxy)
-        info["is_hosting"] = bool(record.is_hosting_provider)
+        with _checked(anon, text):
+            info["is_tor"] = bool(record.is_tor_exit_node)
+            info["is_vpn"] = bool(record.is_anonymous_vpn)
+            info["is_proxy"] = bool(record.is_public_proxy or record.is_residential_proxy)
+            info["is_hosting"] = bool(record.is_hosting_provider)
     if sources.tor and text in sources.tor.addresses:
         info["is_tor"] = True
     if sources.networks:
@@ -140,6 +151,48 @@ def lookup(value: str, sources: Sources) -> dict[str, Any]:
             if flag:
                 info[flag] = True
     return info
+
+
+class _FieldCheck:
+    """Checks one record's values against the types and ranges ip_info stores: a database is
+    untrusted, and a latitude of 'abc' or an accuracy of 2^40 must not reach the store (or fail
+    there with a traceback)."""
+
+    def __init__(self, database: GeoDatabase, ip: str) -> None:
+        self.database, self.ip = database, ip
+
+    def __call__(
+        self, name: str, value: Any, kind: type, low: float | None = None, high: float | None = None
+    ) -> Any:
+        if value is None:
+            return None
+        numeric = kind in (int, float) and isinstance(value, int | float) and not isinstance(value, bool)
+        fits = numeric if kind in (int, float) else isinstance(value, kind)
+        if kind is int and numeric and not float(value).is_integer():
+            fits = False
+        if fits and low is not None and high is not None and not low <= value <= high:
+            fits = False
+        if not fits:
+            bounds = f" from {low:,} to {high:,}" if low is not None else ""
+            expected = ("number" if kind is float else "integer" if kind is int else "text") + bounds
+            raise SourceError(
+                f"{self.database.path}: record for {self.ip} has {name} {str(value)[:40]!r}, "
+                f"expected {expected}: corrupt or out-of-range database"
+            )
+        return kind(value)
+
+
+@contextmanager
+def _checked(database: GeoDatabase, ip: str) -> Iterator[_FieldCheck]:
+    """A field checker; a record whose shape geoip2 cannot read becomes a SourceError too."""
+    try:
+        yield _FieldCheck(database, ip)
+    except SourceError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise SourceError(
+            f"{database.path}: record for {ip} cannot be read ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 @dataclass

@@ -48,11 +48,19 @@ class GeoDatabase:
     built: datetime
 
     def lookup(self, ip: str) -> Any | None:
-        """The record for IP, or None where the database has nothing."""
+        """The record for IP, or None where the database has nothing; SourceError naming the
+        file when the record cannot be read (a corrupt tree or data section, wrong types)."""
         try:
             return getattr(self.reader, self.method)(ip)
         except (geoip2.errors.AddressNotFoundError, ValueError):
+            # ValueError: an IPv6 address asked of an IPv4-only database.
             return None
+        except Exception as exc:  # the file is untrusted: any failure is the file's, said in one line
+            raise SourceError(f"{self.path}: corrupt record for {ip} ({_one_line(exc)})") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0] or type(exc).__name__
 
 
 def open_database(path: Path, slot: str) -> GeoDatabase:
@@ -63,7 +71,19 @@ def open_database(path: Path, slot: str) -> GeoDatabase:
         reader = geoip2.database.Reader(str(path))
     except (maxminddb.InvalidDatabaseError, ValueError, OSError) as exc:
         raise SourceError(f"{path}: not a readable MaxMind database ({exc})") from None
-    database_type = reader.metadata().database_type
+    except Exception as exc:  # any other failure on a hostile file is still the file's
+        raise SourceError(f"{path}: not a readable MaxMind database ({_one_line(exc)})") from None
+    try:
+        metadata = reader.metadata()
+        database_type = metadata.database_type
+        # The build time is shown and compared: an absurd one (past year 9999) is a broken file.
+        built = datetime.fromtimestamp(metadata.build_epoch, UTC).replace(tzinfo=None)
+    except (OverflowError, OSError, ValueError, TypeError) as exc:
+        reader.close()
+        raise SourceError(f"{path}: metadata out of range ({_one_line(exc)})") from None
+    if not isinstance(database_type, str):
+        reader.close()
+        raise SourceError(f"{path}: metadata has no database type text")
     if not any(kind in database_type for kind in SLOT_KINDS[slot]):
         reader.close()
         raise SourceError(f"{path}: is a {database_type} database, expected {SLOT_NAMES[slot]} database")
@@ -73,14 +93,15 @@ def open_database(path: Path, slot: str) -> GeoDatabase:
         method = "asn"
     else:
         method = "anonymous_ip"
-    built = datetime.fromtimestamp(reader.metadata().build_epoch, UTC).replace(tzinfo=None)
-    database = GeoDatabase(path, reader, database_type, method, built)
     try:
-        database.lookup("1.1.1.1")  # a corrupt tree fails here rather than mid-enrichment
-    except (maxminddb.InvalidDatabaseError, TypeError) as exc:
+        # A corrupt tree fails here rather than mid-enrichment.
+        getattr(reader, method)("1.1.1.1")
+    except (geoip2.errors.AddressNotFoundError, ValueError):
+        pass
+    except Exception as exc:  # the file is untrusted: any failure is the file's, said in one line
         reader.close()
-        raise SourceError(f"{path}: corrupt or unsupported database ({exc})") from None
-    return database
+        raise SourceError(f"{path}: corrupt or unsupported database ({_one_line(exc)})") from None
+    return GeoDatabase(path, reader, database_type, method, built)
 
 
 @dataclass

@@ -33,6 +33,47 @@ def resolve_db_path(path: Path | str | None) -> Path:
 
 
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<prog>\S+) \(PID (?P<pid>\d+)\)")
+# A DuckDB file starts with an 8-byte checksum and this magic; the first 3 x 4 KiB are headers,
+# then come the blocks the header counts (DuckDB storage format, stable since v0.2).
+_DUCKDB_MAGIC = b"DUCK"
+_HEADERS_BYTES = 3 * 4096
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _check_file_kind(path: Path) -> None:
+    """Refuse a file that is not a DuckDB database before DuckDB sees it: given a SQLite file,
+    DuckDB tries to load its sqlite extension and fails with a message about extensions."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(16)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StoreError(f"cannot read database {path}: {exc.strerror or exc}") from None
+    if head.startswith(_SQLITE_MAGIC):
+        raise StoreError(f"{path} is a SQLite database, not a workbench (DuckDB) store: pass another --db")
+    if head[8:12] != _DUCKDB_MAGIC:
+        what = "an empty file" if not head else "not a DuckDB database"
+        raise StoreError(f"{path} is {what}, not a workbench store: pass another --db")
+
+
+def _check_complete(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """A file cut short (a partial copy or download) opens, then fails on the first read of a
+    missing block; its header says how many blocks it should hold, so compare with its size."""
+    row = first_row(
+        con.execute(
+            "SELECT block_size, total_blocks FROM pragma_database_size() WHERE database_name = current_database()"
+        )
+    )
+    if not row or not path.exists():
+        return
+    expected = _HEADERS_BYTES + int(row[0]) * int(row[1])
+    actual = path.stat().st_size
+    if actual < expected:
+        raise StoreError(
+            f"database {path} is cut short ({actual:,} bytes of at least {expected:,}): "
+            "restore it from a complete copy"
+        )
 
 
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -62,8 +103,10 @@ def open_store(path: Path | str | None = None, read_only: bool = False) -> duckd
         raise StoreError(f"no database at {db_path}: ingest some logs first (workbench ingest PATH)")
     if not read_only:
         db_path.parent.mkdir(parents=True, exist_ok=True)
+    _check_file_kind(db_path)
     con = _connect(db_path, read_only)
     try:
+        _check_complete(con, db_path)
         if read_only:
             if schema_version(con) != SCHEMA_VERSION:
                 raise StoreError(
@@ -72,6 +115,10 @@ def open_store(path: Path | str | None = None, read_only: bool = False) -> duckd
                 )
         else:
             migrate(con)
+    except duckdb.Error as exc:
+        # A damaged file may open and fail on the first read of the catalog.
+        con.close()
+        raise StoreError(f"cannot open database {db_path}: {str(exc).splitlines()[0]}") from None
     except Exception:
         con.close()
         raise

@@ -1,34 +1,40 @@
 """Ingest EventLogFile CSVs into the store: parse by header, normalise, dedupe, aggregate.
 
 Each file lands in one transaction, whole or not at all. DuckDB's own CSV reader does the
-parsing (it is what makes ingest fast); Python only sniffs the header, hashes the file and
-composes the normalising SELECT for the columns this file actually has.
+parsing (it is what makes ingest fast); Python only sniffs the header, hashes the file (and looks
+at its line endings in the same pass) and composes the normalising SELECT for the columns this
+file actually has. One bad file or row affects only itself: a failing shared read or commit is
+retried file by file, and a row that cannot be stored goes to `rejects` with its line number.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import gzip
 import io
 import tempfile
+import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import IO
 
 import duckdb
 
 from workbench.sources.local import (
+    InputScan,
     LogInput,
     MissingInput,
-    content_hash,
     discover,
     is_gzip,
     materialise,
+    normalised_copy,
     open_text_bytes,
+    scan_input,
 )
 from workbench.store.queries import first_row, statements
 
@@ -68,6 +74,25 @@ FAMILY_BY_EVENT_TYPE = {
 }
 TIMESTAMP_COLUMNS = ("TIMESTAMP", "TIMESTAMP_DERIVED")
 NUMBER_COLUMNS = {"status_code": "INTEGER", "rows_processed": "BIGINT"}
+# Salesforce event types have at most a few hundred columns. A header far wider than that is not
+# an event log, and reading it would cost DuckDB minutes and gigabytes (100k columns: 46 s, 3 GB).
+MAX_COLUMNS = 2000
+# The header is read whole (a cut header gives wrong refusal reasons), up to this many bytes.
+MAX_HEADER_BYTES = 1 << 20
+# A row count beyond this is not a count (the largest Bulk API jobs process some 10^8 rows); such
+# a row is rejected rather than allowed to overflow the hourly sums.
+MAX_ROWS_PROCESSED = 10**12
+# Event Monitoring started in 2014; anything before this is a broken clock or a broken file.
+EARLIEST_EVENT = datetime(1999, 1, 1)
+# Logs are written after the fact: events later than now plus this are rejected.
+FUTURE_SLACK = timedelta(days=2)
+# A UTC offset at the end of TIMESTAMP_DERIVED (after the time): -08:00, +0530. 'Z' casts as UTC.
+_OFFSET = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*([+-])(\d{2}):?(\d{2})$"
+# IPv4-mapped IPv6 in its dotted (::ffff:1.2.3.4) and hex (::ffff:102:304) spellings.
+_MAPPED_PREFIX = r"(?i)^(?:(?:0{1,4}:){5}|::(?:0{1,4}:)?)ffff:"
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_MAPPED_DOTTED = _MAPPED_PREFIX + rf"({_OCTET}(?:\.{_OCTET}){{3}})$"
+_MAPPED_HEX = _MAPPED_PREFIX + r"([0-9a-f]{1,4}):([0-9a-f]{1,4})$"
 
 
 @dataclass
@@ -125,12 +150,28 @@ def _quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _read_head(handle: IO[bytes]) -> tuple[bytes, int | None]:
+    """The bytes read from the start of a file and where its first line ends (None: no line end
+    within MAX_HEADER_BYTES). Reads only as far as the first line end."""
+    head = b""
+    while len(head) <= MAX_HEADER_BYTES:
+        chunk = handle.read(64 * 1024)
+        if not chunk:
+            break
+        searched = len(head)
+        head += chunk
+        ends = [i for i in (head.find(b"\n", searched), head.find(b"\r", searched)) if i >= 0]
+        if ends:
+            return head, min(ends) if min(ends) <= MAX_HEADER_BYTES else None
+    return head, None if len(head) > MAX_HEADER_BYTES else len(head)
+
+
 def read_header(source: LogInput) -> list[str]:
     """The CSV header of an event log file, or RefusedFile saying why it is not one."""
     try:
         with open_text_bytes(source) as handle:
-            head = handle.read(64 * 1024)
-    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            head, line_end = _read_head(handle)
+    except (OSError, EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile) as exc:
         raise RefusedFile(f"unreadable or corrupt compressed data ({exc})") from None
     if not head.strip():
         raise RefusedFile("empty file")
@@ -139,29 +180,89 @@ def read_header(source: LogInput) -> list[str]:
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
     if text.lstrip().startswith("<"):
         raise RefusedFile("looks like an HTML or XML page (a saved error page?), not a CSV event log")
-    first_line = text.splitlines()[0] if text.splitlines() else ""
+    if line_end is None:
+        raise RefusedFile(f"the first line is longer than {MAX_HEADER_BYTES:,} bytes: not a CSV header")
+    first_line = head[:line_end].decode("utf-8", errors="replace").lstrip("\ufeff")
     try:
         header = next(csv.reader(io.StringIO(first_line)))
-    except (csv.Error, StopIteration):
-        raise RefusedFile("the first line is not a CSV header") from None
+    except (csv.Error, StopIteration) as exc:
+        raise RefusedFile(f"the first line is not a CSV header ({exc})") from None
+    if len(header) > MAX_COLUMNS:
+        raise RefusedFile(
+            f"the header has {len(header):,} columns, more than {MAX_COLUMNS:,}: not a Salesforce event log"
+        )
     header = [h.strip() for h in header]
     if "EVENT_TYPE" not in header:
         raise RefusedFile("no EVENT_TYPE column in the header: not a Salesforce EventLogFile CSV")
     if not any(c in header for c in TIMESTAMP_COLUMNS):
         raise RefusedFile("no TIMESTAMP or TIMESTAMP_DERIVED column in the header")
-    duplicates = sorted({h for h in header if header.count(h) > 1})
+    # DuckDB column names are case-insensitive: Foo and FOO would be the same column.
+    repeated = Counter(h.lower() for h in header)
+    duplicates = sorted({h for h in header if repeated[h.lower()] > 1})
     if duplicates:
-        raise RefusedFile(f"the header repeats column(s) {', '.join(duplicates)}")
+        raise RefusedFile(f"the header repeats column(s) {', '.join(duplicates[:10])}")
     if any(not h for h in header):
         raise RefusedFile("the header has an empty column name")
     return header
 
 
+def _free_name(base: str, header: list[str]) -> str:
+    """A column name for our own bookkeeping that no header column can collide with (DuckDB
+    names are case-insensitive, and a file may name a column FILENAME or ORDINAL)."""
+    taken = {h.lower() for h in header}
+    name, n = base, 0
+    while name.lower() in taken:
+        n += 1
+        name = f"{base}_{n}"
+    return name
+
+
+@dataclass(frozen=True)
+class TimeBounds:
+    """Events outside [earliest, latest] are rejects: a broken clock, not an event."""
+
+    earliest: datetime
+    latest: datetime
+
+
+def _timestamp_derived_sql(column: str) -> str:
+    """TIMESTAMP_DERIVED as a UTC timestamp: a trailing UTC offset is applied, not dropped
+    (DuckDB's cast to TIMESTAMP ignores it)."""
+    value = f"trim({column})"
+    offset = _quote_literal(_OFFSET)
+    without = f"regexp_replace({value}, {_quote_literal(r'[ ]*[+-][0-9]{2}:?[0-9]{2}$')}, '')"
+    minutes = (
+        f"(CASE regexp_extract({value}, {offset}, 1) WHEN '-' THEN -1 ELSE 1 END)"
+        f" * (TRY_CAST(regexp_extract({value}, {offset}, 2) AS INTEGER) * 60"
+        f" + TRY_CAST(regexp_extract({value}, {offset}, 3) AS INTEGER))"
+    )
+    return (
+        f"CASE WHEN regexp_matches({value}, {offset})"
+        f" THEN TRY_CAST({without} AS TIMESTAMP) - to_minutes({minutes})"
+        f" ELSE TRY_CAST({value} AS TIMESTAMP) END"
+    )
+
+
+def _address_sql(value: str) -> str:
+    """An address column with IPv4-mapped IPv6 turned into plain IPv4, so enrichment and IOC
+    matching see one form; anything else (including 'Salesforce.com IP') is kept as given."""
+    dotted, hexed = _quote_literal(_MAPPED_DOTTED), _quote_literal(_MAPPED_HEX)
+    high = f"TRY_CAST('0x' || regexp_extract({value}, {hexed}, 1) AS INTEGER)"
+    low = f"TRY_CAST('0x' || regexp_extract({value}, {hexed}, 2) AS INTEGER)"
+    return (
+        f"CASE WHEN NOT contains({value}, ':') THEN {value}"
+        f" WHEN regexp_matches({value}, {dotted}) THEN regexp_extract({value}, {dotted}, 1)"
+        f" WHEN regexp_matches({value}, {hexed})"
+        f" THEN concat_ws('.', {high} // 256, {high} % 256, {low} // 256, {low} % 256)"
+        f" ELSE {value} END"
+    )
+
+
 def _normalise_sql(
-    header: list[str], default_org: str | None, source: str, passthrough: str = "filename"
+    header: list[str], default_org: str | None, source: str, passthrough: str, bounds: TimeBounds
 ) -> str:
     """SELECT over SOURCE (a staged file or a read_csv call) producing events' columns, the
-    `filename` column of SOURCE, and a reject reason for rows that cannot be stored."""
+    PASSTHROUGH column(s) of SOURCE, and a reject reason for rows that cannot be stored."""
     present = set(header)
     used: set[str] = {"EVENT_TYPE", "ORGANIZATION_ID", *TIMESTAMP_COLUMNS}
     exprs: dict[str, str] = {}
@@ -175,6 +276,8 @@ def _normalise_sql(
         value = f"nullif({_quote_ident(source_column)}, '')"
         if column in NUMBER_COLUMNS:
             value = f"TRY_CAST({value} AS {NUMBER_COLUMNS[column]})"
+        elif column in ("client_ip", "source_ip"):
+            value = _address_sql(value)
         exprs[column] = value
     if exprs["api_family"] == "NULL":
         cases = " ".join(
@@ -184,7 +287,7 @@ def _normalise_sql(
 
     ts_parts = []
     if "TIMESTAMP_DERIVED" in present:
-        ts_parts.append('TRY_CAST("TIMESTAMP_DERIVED" AS TIMESTAMP)')
+        ts_parts.append(_timestamp_derived_sql('"TIMESTAMP_DERIVED"'))
     if "TIMESTAMP" in present:
         ts_parts.append("try_strptime(trim(\"TIMESTAMP\"), ['%Y%m%d%H%M%S.%g', '%Y%m%d%H%M%S'])")
     raw_timestamp = _quote_ident("TIMESTAMP") if "TIMESTAMP" in present else '"TIMESTAMP_DERIVED"'
@@ -211,11 +314,21 @@ def _normalise_sql(
     if default_org:
         org = f"coalesce({org}, {_quote_literal(default_org)})"
     common = ",\n       ".join(f"{value} AS {name}" for name, value in exprs.items())
+    # The raw count is checked as a DOUBLE: a value past BIGINT would otherwise cast to NULL silently.
+    rows_source = next((c for c in COMMON_SOURCES["rows_processed"] if c in present), None)
+    raw_rows = f"nullif({_quote_ident(rows_source)}, '')" if rows_source else "NULL"
+    earliest, latest = (_quote_literal(str(b)) for b in (bounds.earliest, bounds.latest))
     return f"""
-SELECT *,
+SELECT * EXCLUDE (raw_rows_processed),
        CASE WHEN event_type IS NULL THEN 'missing EVENT_TYPE'
             WHEN org_id IS NULL THEN 'missing ORGANIZATION_ID (pass --org to fill it in)'
             WHEN ts IS NULL THEN 'unparseable TIMESTAMP ' || coalesce(raw_timestamp, '(empty)')
+            WHEN ts < TIMESTAMP {earliest}
+                THEN 'TIMESTAMP ' || raw_timestamp || ' is before ' || {earliest}[:10]
+            WHEN ts > TIMESTAMP {latest}
+                THEN 'TIMESTAMP ' || raw_timestamp || ' is in the future (after ' || {latest}[:16] || ' UTC)'
+            WHEN abs(TRY_CAST(raw_rows_processed AS DOUBLE)) > {MAX_ROWS_PROCESSED}
+                THEN 'ROWS_PROCESSED ' || raw_rows_processed || ' is out of range (more than {MAX_ROWS_PROCESSED:.0e})'
        END AS reject_reason
 FROM (
 SELECT {passthrough},
@@ -223,6 +336,7 @@ SELECT {passthrough},
        {org} AS org_id,
        coalesce({", ".join(ts_parts)}) AS ts,
        {raw_timestamp} AS raw_timestamp,
+       {raw_rows} AS raw_rows_processed,
        {common},
        {" OR ".join(error_terms)} AS is_error,
        CASE WHEN {request_id} IS NULL THEN md5(concat_ws(chr(31), {row_text})) END AS content_key,
@@ -231,12 +345,13 @@ SELECT {passthrough},
 )"""
 
 
-def _read_csv_sql(paths: list[Path], header: list[str], gzipped: bool) -> str:
-    """DuckDB read_csv over PATHS (all with this header) in the Salesforce dialect."""
+def _read_csv_sql(paths: list[Path], header: list[str], gzipped: bool, file_column: str) -> str:
+    """DuckDB read_csv over PATHS (all with this header) in the Salesforce dialect; FILE_COLUMN
+    names the column that says which path a row came from."""
     columns = "{" + ", ".join(f"{_quote_literal(h)}: 'VARCHAR'" for h in header) + "}"
     files = "[" + ", ".join(_quote_literal(str(p)) for p in paths) + "]"
     return f"""read_csv({files}, columns = {columns}, header = true, auto_detect = false,
-                delim = ',', quote = '"', escape = '"', filename = true,
+                delim = ',', quote = '"', escape = '"', filename = {_quote_literal(file_column)},
                 compression = '{"gzip" if gzipped else "none"}', store_rejects = true,
                 rejects_table = 'csv_rejects', rejects_scan = 'csv_scans', max_line_size = 10000000)"""
 
@@ -266,6 +381,12 @@ class _Accepted:
     file_id: int = 0
     reader_reject_lines: list[int] = field(default_factory=list)
 
+    def reset(self) -> None:
+        """Forget a failed attempt's counts before the file is read again on its own."""
+        self.result.status, self.result.reason = "ingested", ""
+        self.result.rows_read = self.result.rows_rejected = 0
+        self.reader_reject_lines = []
+
 
 class Ingester:
     """Ingests inputs into an open store connection."""
@@ -274,23 +395,35 @@ class Ingester:
         self.con = con
         self.default_org = default_org
         self._tmp = tempfile.TemporaryDirectory(prefix="workbench-ingest-")
+        self._copies = 0
+        # One "now" per run, so the reading pass and the pass that locates rejects agree.
+        self.bounds = TimeBounds(EARLIEST_EVENT, _now() + FUTURE_SLACK)
 
     def close(self) -> None:
         """Drop the temporary tables and files."""
+        self.con.execute("DROP VIEW IF EXISTS batch_part")
         for name in ("batch", "batch_rejects", "stage", "csv_rejects", "csv_scans"):
             self.con.execute(f"DROP TABLE IF EXISTS {name}")
         self._tmp.cleanup()
 
+    def _copy_path(self, stem: str) -> Path:
+        self._copies += 1
+        return Path(self._tmp.name) / f"{stem}-{self._copies}.csv"
+
     def check(
-        self, source: LogInput, sniffed: list[str] | RefusedFile, digest: str, pending_digests: dict[str, str]
+        self,
+        source: LogInput,
+        sniffed: list[str] | RefusedFile,
+        scan: InputScan | None,
+        pending_digests: dict[str, str],
     ) -> _Accepted | FileResult:
         """Dedupe one sniffed and hashed input: an accepted input, or its final result."""
         result = FileResult(source.label, "refused")
-        if isinstance(sniffed, RefusedFile):
-            result.reason = str(sniffed)
+        if isinstance(sniffed, RefusedFile) or scan is None:
+            result.reason = str(sniffed) if isinstance(sniffed, RefusedFile) else "cannot be read"
             self._record_refusal(source, result.reason)
             return result
-        header = sniffed
+        header, digest = sniffed, scan.digest
         seen = first_row(
             self.con.execute(
                 "SELECT path FROM files WHERE content_hash = ? AND status = 'ingested' LIMIT 1", [digest]
@@ -301,9 +434,14 @@ class Ingester:
             result.status, result.reason = "skipped", f"same content already ingested from {where}"
             return result
         pending_digests[digest] = source.label
-        path = materialise(source, Path(self._tmp.name))
+        if scan.mixed_line_endings:
+            # DuckDB's reader takes the first line's ending for the whole file; a file mixing
+            # CRLF, LF and CR is read from a copy where every line ends in LF.
+            path, gzipped = normalised_copy(source, self._copy_path("lines")), False
+        else:
+            path, gzipped = materialise(source, Path(self._tmp.name)), is_gzip(source)
         result.status = "ingested"  # until reading or committing it fails
-        return _Accepted(source, header, digest, is_gzip(source), path, result)
+        return _Accepted(source, header, digest, gzipped, path, result)
 
     def _record_refusal(self, source: LogInput, reason: str) -> None:
         self.con.execute(
@@ -313,21 +451,25 @@ class Ingester:
         )
 
     def ingest_chunk(self, chunk: list[_Accepted]) -> None:
-        """Read files sharing one header in one scan, then commit them together."""
+        """Read files sharing one header in one scan, then commit them together. If anything
+        fails, each file is tried again on its own, so a bad one is refused and named and the
+        others still land."""
+        try:
+            self._ingest(chunk)
+        except Exception as exc:  # whatever one file does, the others still land
+            if len(chunk) > 1:
+                for item in chunk:
+                    if item.result.status != "refused":  # refused for its own reason already
+                        item.reset()
+                        self.ingest_chunk([item])
+                return
+            self._refuse(chunk[0], exc)
+
+    def _ingest(self, chunk: list[_Accepted]) -> None:
         con = self.con
         for item in chunk:
             item.file_id = int(first_row(con.execute("SELECT nextval('file_id_seq')"))[0])  # type: ignore[index]
-        try:
-            self._read(chunk, [i.path for i in chunk], chunk[0].gzipped, create=True)
-        except duckdb.Error as exc:
-            if len(chunk) > 1:
-                # One bad file (a truncated gzip, say) fails the shared scan: retry one by one
-                # so the others still land and the bad one is named.
-                for item in chunk:
-                    self.ingest_chunk([item])
-                return
-            self._refuse(chunk[0], exc)
-            return
+        self._read(chunk, create=True)
         con.execute("CREATE OR REPLACE TEMP TABLE batch_rejects AS SELECT * FROM rejects LIMIT 0")
         self._collect_reader_rejects(chunk)
         with_bad_rows = {
@@ -339,20 +481,25 @@ class Ingester:
         for item in chunk:
             if item.result.status != "refused" and item.file_id in with_bad_rows:
                 self._locate_rejects(item)
+        self._refuse_files_without_events(chunk)
         self._commit([i for i in chunk if i.result.status != "refused"])
 
-    def _read(self, chunk: list[_Accepted], paths: list[Path], gzipped: bool, create: bool) -> None:
-        """Normalise PATHS (the chunk's files, or a cleaned copy of one) into temp table batch."""
+    def _read(self, chunk: list[_Accepted], create: bool) -> None:
+        """Normalise the chunk's files (or a cleaned copy of one) into temp table batch."""
         con = self.con
         con.execute("DROP TABLE IF EXISTS csv_rejects")
         con.execute("DROP TABLE IF EXISTS csv_scans")
         first = chunk[0]
-        source = _read_csv_sql(paths, first.header, gzipped)
-        ids = " ".join(
-            f"WHEN {_quote_literal(str(p))} THEN {i.file_id}" for p, i in zip(paths, chunk, strict=True)
+        file_column = _free_name("workbench_source_file", first.header)
+        source = _read_csv_sql([i.path for i in chunk], first.header, first.gzipped, file_column)
+        ids = " ".join(f"WHEN {_quote_literal(str(i.path))} THEN {i.file_id}" for i in chunk)
+        normalised = _normalise_sql(
+            first.header, self.default_org, source, _quote_ident(file_column), self.bounds
         )
-        normalised = _normalise_sql(first.header, self.default_org, source)
-        select = f"SELECT CASE filename {ids} END AS file_id, * FROM ({normalised})"
+        select = (
+            f"SELECT CASE {_quote_ident(file_column)} {ids} END AS file_id,"
+            f" * EXCLUDE ({_quote_ident(file_column)}) FROM ({normalised})"
+        )
         if create:
             con.execute(f"CREATE OR REPLACE TEMP TABLE batch AS {select}")
         else:
@@ -377,11 +524,7 @@ class Ingester:
                 con.execute("DELETE FROM batch WHERE file_id = ?", [item.file_id])
                 item.path, item.result.bytes_replaced = self._utf8_copy(item.source)
                 item.gzipped = False
-                try:
-                    self._read([item], [item.path], gzipped=False, create=False)
-                except duckdb.Error as exc:
-                    self._refuse(item, exc)
-                    continue
+                self._read([item], create=False)
                 found = [
                     (int(line), str(kind), str(raw))
                     for line, kind, raw in con.execute(
@@ -405,9 +548,13 @@ class Ingester:
         """Rows that parsed but cannot be stored (no timestamp, no org): find their line numbers
         by re-reading this one file in order. Rare, so it may be slow."""
         con = self.con
+        file_column = _free_name("workbench_source_file", item.header)
+        ordinal = _free_name("workbench_ordinal", item.header)
+        row_ordinal = _free_name("workbench_row_ordinal", item.header)
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE stage AS
-                SELECT * FROM {_read_csv_sql([item.path], item.header, item.gzipped)}"""
+                SELECT * EXCLUDE ({_quote_ident(file_column)})
+                  FROM {_read_csv_sql([item.path], item.header, item.gzipped, file_column)}"""
         )
         skipped = sorted(item.reader_reject_lines)
         # Data row k (0-based) is on line k + 2 plus the lines the reader skipped before it.
@@ -415,23 +562,58 @@ class Ingester:
         raw_line = " || ',' || ".join(
             f"'\"' || replace(coalesce(s.{_quote_ident(h)}, ''), '\"', '\"\"') || '\"'" for h in item.header
         )
-        normalised = _normalise_sql(item.header, self.default_org, "staged", "ordinal AS row_ordinal")
+        normalised = _normalise_sql(
+            item.header,
+            self.default_org,
+            "staged",
+            f"{_quote_ident(ordinal)} AS {_quote_ident(row_ordinal)}",
+            self.bounds,
+        )
         con.execute(
             f"""INSERT INTO batch_rejects
-                WITH staged AS (SELECT rowid - (SELECT min(rowid) FROM stage) AS ordinal, * FROM stage)
+                WITH staged AS (
+                    SELECT rowid - (SELECT min(rowid) FROM stage) AS {_quote_ident(ordinal)}, * FROM stage)
                 SELECT {item.file_id},
-                       s.ordinal + 2
-                         + (SELECT count(*) FROM (VALUES {good_before}) r(g) WHERE r.g <= s.ordinal),
+                       s.{_quote_ident(ordinal)} + 2
+                         + (SELECT count(*) FROM (VALUES {good_before}) r(g) WHERE r.g <= s.{_quote_ident(ordinal)}),
                        n.reject_reason, {raw_line}
                   FROM staged s
                   JOIN ({normalised}) n
-                    ON n.row_ordinal = s.ordinal
+                    ON n.{_quote_ident(row_ordinal)} = s.{_quote_ident(ordinal)}
                  WHERE n.reject_reason IS NOT NULL"""
         )
         con.execute("DROP TABLE stage")
 
+    def _refuse_files_without_events(self, chunk: list[_Accepted]) -> None:
+        """A file with data lines of which none could be stored is refused, not recorded as
+        ingested: its hash is then not remembered, so a later ingest (a fixed reader, --org)
+        tries it again."""
+        counts = {
+            int(file_id): (int(rows), int(good))
+            for file_id, rows, good in self.con.execute(
+                """SELECT file_id, count(*), count(*) FILTER (WHERE reject_reason IS NULL)
+                     FROM batch GROUP BY file_id"""
+            ).fetchall()
+        }
+        for item in chunk:
+            if item.result.status == "refused":
+                continue
+            rows, good = counts.get(item.file_id, (0, 0))
+            lines = rows + len(item.reader_reject_lines)
+            if lines == 0 or good > 0:
+                continue
+            first = first_row(
+                self.con.execute(
+                    "SELECT line_no, reason FROM batch_rejects WHERE file_id = ? ORDER BY line_no LIMIT 1",
+                    [item.file_id],
+                )
+            )
+            where = f" (line {first[0]}: {first[1]})" if first else ""
+            self._refuse(item, f"no event could be read from its {lines:,} data line(s){where}")
+
     def _utf8_copy(self, source: LogInput) -> tuple[Path, int]:
-        """Copy the input as UTF-8 with invalid bytes replaced; return the copy and the count."""
+        """Copy the input as UTF-8 with invalid bytes replaced (and line endings normalised);
+        return the copy and the number of bytes replaced."""
         replaced = 0
 
         def count_and_replace(exc: UnicodeError) -> tuple[str, int]:
@@ -440,31 +622,46 @@ class Ingester:
             replaced += exc.end - exc.start
             return "\ufffd", exc.end
 
-        codecs.register_error("workbench-count-replace", count_and_replace)
-        target = Path(self._tmp.name) / "utf8-copy.csv"
-        decoder = codecs.getincrementaldecoder("utf-8")("workbench-count-replace")
-        with open_text_bytes(source) as src, target.open("w", encoding="utf-8", newline="") as dst:
-            for chunk in iter(lambda: src.read(1 << 20), b""):
-                dst.write(decoder.decode(chunk))
-            dst.write(decoder.decode(b"", final=True))
+        target = normalised_copy(source, self._copy_path("utf8"), count_and_replace)
         return target, replaced
 
-    def _refuse(self, item: _Accepted, exc: BaseException) -> None:
-        message = str(exc).splitlines()[0]
-        lowered = message.lower()
-        if item.gzipped and any(w in lowered for w in ("gzip", "zlib", "decompress", "inflate", "compress")):
-            reason = f"truncated or corrupt gzip data ({message})"
+    def _refuse(self, item: _Accepted, problem: BaseException | str) -> None:
+        if isinstance(problem, str):
+            reason = problem
         else:
-            reason = f"cannot be read as CSV: {message}"
-        self.con.execute("DELETE FROM batch WHERE file_id = ?", [item.file_id])
+            message = (str(problem).splitlines() or [type(problem).__name__])[0]
+            lowered = message.lower()
+            if item.gzipped and any(
+                w in lowered for w in ("gzip", "zlib", "decompress", "inflate", "compress")
+            ):
+                reason = f"truncated or corrupt gzip data ({message})"
+            elif isinstance(problem, duckdb.Error):
+                reason = f"cannot be read as CSV: {message}"
+            else:
+                reason = f"not stored: {type(problem).__name__}: {message}"
+        if self._has_table("batch"):
+            self.con.execute("DELETE FROM batch WHERE file_id = ?", [item.file_id])
         item.result.status, item.result.reason = "refused", reason
+        item.result.rows_added = item.result.rows_duplicate = 0
         self._record_refusal(item.source, reason)
 
+    def _has_table(self, name: str) -> bool:
+        found = first_row(
+            self.con.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND temporary", [name]
+            )
+        )
+        return bool(found and found[0])
+
     def _commit(self, chunk: list[_Accepted]) -> None:
-        """One transaction: new events, their hourly aggregates, rejects and file records."""
+        """One transaction: new events, their hourly aggregates, rejects and file records. Raises
+        (after rolling back) if any of it fails."""
         if not chunk:
             return
         con = self.con
+        ids = ", ".join(str(i.file_id) for i in chunk)
+        # Only the chunk's surviving files: a refused one's rows must not land.
+        con.execute(f"CREATE OR REPLACE TEMP VIEW batch_part AS SELECT * FROM batch WHERE file_id IN ({ids})")
         con.execute("BEGIN")
         try:
             added = self._insert_new_events()
@@ -472,8 +669,11 @@ class Ingester:
                 (row[0], row[1:])
                 for row in con.execute(
                     """SELECT file_id, count(*), count(*) FILTER (WHERE reject_reason IS NOT NULL),
-                              mode(org_id), mode(event_type), min(ts), max(ts)
-                         FROM batch GROUP BY file_id"""
+                              mode(org_id) FILTER (WHERE reject_reason IS NULL),
+                              mode(event_type) FILTER (WHERE reject_reason IS NULL),
+                              min(ts) FILTER (WHERE reject_reason IS NULL),
+                              max(ts) FILTER (WHERE reject_reason IS NULL)
+                         FROM batch_part GROUP BY file_id"""
                 ).fetchall()
             )
             for item in chunk:
@@ -507,23 +707,19 @@ class Ingester:
                         _now(),
                     ],
                 )
-            con.execute("INSERT INTO rejects SELECT * FROM batch_rejects")
+            con.execute(f"INSERT INTO rejects SELECT * FROM batch_rejects WHERE file_id IN ({ids})")
             con.execute("COMMIT")
-        except BaseException as exc:
+        except BaseException:
             con.execute("ROLLBACK")
-            for item in chunk:
-                item.result.status = "refused"
-                item.result.reason = f"not stored: {str(exc).splitlines()[0]}"
-                item.result.rows_added = 0
-            if not isinstance(exc, duckdb.Error):
-                raise
+            raise
 
     def _insert_new_events(self) -> dict[int, int]:
         """Insert the batch's rows not already stored; refresh the hours they touch."""
         con = self.con
         spans = con.execute(
-            "SELECT org_id, event_type, min(ts), max(ts) FROM batch WHERE reject_reason IS NULL GROUP BY ALL"
+            "SELECT org_id, event_type, min(ts), max(ts) FROM batch_part WHERE reject_reason IS NULL GROUP BY ALL"
         ).fetchall()
+
         # Only where stored files already cover the same org, type and span can a row be a
         # duplicate of a stored one; elsewhere the anti-join over events is skipped.
         overlapping = [
@@ -554,7 +750,7 @@ class Ingester:
         (repeats,) = first_row(
             con.execute(
                 """SELECT count(*) - count(DISTINCT (org_id, event_type, ts, request_id, content_key))
-                 FROM batch WHERE reject_reason IS NULL"""
+                 FROM batch_part WHERE reject_reason IS NULL"""
             )
         )
         first_only = (
@@ -564,13 +760,13 @@ class Ingester:
         )
         con.execute(
             f"""INSERT INTO events ({_EVENT_COLUMNS})
-                SELECT {_EVENT_COLUMNS} FROM batch b
+                SELECT {_EVENT_COLUMNS} FROM batch_part b
                  WHERE reject_reason IS NULL {stored} {first_only}"""
         )
         # The new rows are the events with this batch's file ids (file ids only grow).
         added = con.execute(
             """SELECT file_id, org_id, event_type, count(*), min(ts), max(ts) FROM events
-                WHERE file_id BETWEEN (SELECT min(file_id) FROM batch) AND (SELECT max(file_id) FROM batch)
+                WHERE file_id BETWEEN (SELECT min(file_id) FROM batch_part) AND (SELECT max(file_id) FROM batch_part)
                 GROUP BY ALL"""
         ).fetchall()
         touched: dict[tuple[str, str], tuple[datetime, datetime]] = {}
@@ -632,16 +828,23 @@ def _reader_reason(kind: str) -> str:
 ProgressCallback = Callable[[int, int], None]
 
 
-def _sniff(item: LogInput | MissingInput) -> tuple[list[str] | RefusedFile, str]:
-    """The header (or why the file is refused) and the content hash of one input."""
+def _sniff(item: LogInput | MissingInput) -> tuple[list[str] | RefusedFile, InputScan | None]:
+    """The header (or why the file is refused) and one full read of the input: its content hash
+    and line endings (a truncated gzip or a corrupt zip member is found here)."""
     if isinstance(item, MissingInput):
-        return RefusedFile(item.reason), ""
+        return RefusedFile(item.reason), None
     try:
-        return read_header(item), content_hash(item)
+        return read_header(item), scan_input(item)
     except RefusedFile as exc:
-        return exc, ""
+        return exc, None
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        return RefusedFile(f"truncated or corrupt gzip data ({exc})"), None
+    except zipfile.BadZipFile as exc:
+        return RefusedFile(f"corrupt zip archive member ({exc})"), None
     except OSError as exc:
-        return RefusedFile(f"cannot read: {exc.strerror or exc}"), ""
+        return RefusedFile(f"cannot read: {exc.strerror or exc}"), None
+    except Exception as exc:  # a hostile file is refused, never the end of the run
+        return RefusedFile(f"cannot be read: {type(exc).__name__}: {exc}"), None
 
 
 def ingest_paths(
@@ -670,12 +873,12 @@ def ingest_paths(
     try:
         accepted: list[_Accepted] = []
         digests: dict[str, str] = {}
-        for item, (header, digest) in zip(inputs, sniffed, strict=True):
+        for item, (header, scan) in zip(inputs, sniffed, strict=True):
             if isinstance(item, MissingInput):
                 report.files.append(FileResult(item.label, "refused", item.reason))
                 step(2)
                 continue
-            checked = ingester.check(item, header, digest, digests)
+            checked = ingester.check(item, header, scan, digests)
             if isinstance(checked, FileResult):
                 report.files.append(checked)
                 step(2)
