@@ -1,6 +1,7 @@
 """Settings (workbench.toml) and the integration catalog (integrations.toml).
 
-workbench.toml is optional. Each detector's defaults live here, overridable per detector:
+workbench.toml is optional. Each detector declares its typed parameters and their defaults in
+its family module (workbench/detect/); override them per detector:
 
     [detect.volume_spike]
     min_calls = 200
@@ -36,35 +37,6 @@ DEFAULT_SUSPICIOUS_CLIENTS: dict[str, int] = {
     "Python/3.11 aiohttp/3.12.15": 60,
     "Python/3.11 aiohttp/3.13.1": 60,
 }
-
-DETECTOR_DEFAULTS: dict[str, dict[str, Any]] = {
-    "volume_spike": {"baseline_days": 28, "min_history_days": 5, "min_ratio": 2.0, "min_calls": 100,
-                     "mad_threshold": 4.0},
-    "hourly_burst": {"baseline_days": 28, "min_calls": 200, "min_ratio": 5.0},
-    "dormant_wakeup": {"silent_days": 14, "min_calls": 10},
-    "mass_export": {"bands": [10_000, 50_000, 100_000], "baseline_days": 30},
-    "off_hours": {"baseline_days": 28, "min_history_days": 7, "min_calls": 20, "rare_share": 0.005},
-    "schedule_shift": {"baseline_days": 28, "min_history_days": 7, "min_shift_hours": 3,
-                       "concentration": 0.8, "outside_share": 0.7},
-    "new_ip": {"min_calls": 5, "min_history_days": 7},
-    "new_connected_app": {"min_calls": 20, "min_history_days": 7},
-    "new_user_for_app": {"min_calls": 5, "min_history_days": 7},
-    "error_rate_jump": {"baseline_days": 28, "min_calls": 100, "min_jump_points": 10.0},
-    "auth_failure_burst": {"min_failures": 10, "baseline_days": 28},
-    "probe_then_success": {"min_failures": 3, "window_minutes": 30},
-    "new_object_access": {"min_calls": 3, "min_history_days": 7},
-    "fan_out": {"baseline_days": 28, "min_history_days": 7, "min_objects": 5, "min_ratio": 1.5},
-    "recon_then_export": {"window_minutes": 60, "min_recon_calls": 5, "min_export_rows": 1000},
-    "bulk_job_deleted": {"window_minutes": 30},
-    "suspicious_client": {},
-    "new_country": {"min_calls": 5},
-    "new_asn": {"min_calls": 5},
-    "anonymizer_ip": {"min_calls": 1},
-    "non_allowlisted_ip": {"min_calls": 3},
-    "impossible_geography": {"max_kmh": 1000, "max_accuracy_km": 1000},
-    "compound_outlier": {"baseline_days": 28, "min_history_days": 10, "z_threshold": 3.5,
-                         "min_features": 3},
-}  # fmt: skip
 
 
 SECRET_KEYS = ("password", "security_token", "consumer_secret", "access_token", "private_key")
@@ -155,7 +127,9 @@ class SmtpSettings:
 class Settings:
     """Everything configurable, with the defaults filled in."""
 
-    detectors: dict[str, dict[str, Any]] = field(default_factory=lambda: _copy_defaults())
+    # Per-detector overrides from [detect.NAME]; each detector declares its typed parameters and
+    # their defaults, and the registry checks these names and values against them.
+    detectors: dict[str, dict[str, Any]] = field(default_factory=dict)
     sensitive_objects: tuple[str, ...] = DEFAULT_SENSITIVE_OBJECTS
     sensitive_custom_objects: bool = False  # treat every custom object (__c) as sensitive
     suspicious_clients: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_SUSPICIOUS_CLIENTS))
@@ -166,7 +140,7 @@ class Settings:
     salesforce: dict[str, dict[str, Any]] = field(default_factory=dict)  # connection profiles by name
 
     def detector(self, name: str) -> dict[str, Any]:
-        """The settings of one detector."""
+        """The overrides of one detector's parameters."""
         return self.detectors.get(name, {})
 
     def is_sensitive(self, entity: str | None) -> bool:
@@ -182,10 +156,6 @@ class Settings:
     ) -> CatalogEntry | None:
         """The declared entry for an app or user, if any."""
         return next((e for e in self.catalog if e.matches(connected_app_id, user_id, user_name)), None)
-
-
-def _copy_defaults() -> dict[str, dict[str, Any]]:
-    return {name: dict(values) for name, values in DETECTOR_DEFAULTS.items()}
 
 
 _WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
@@ -259,10 +229,8 @@ def load_settings(path: Path | None = None) -> Settings:
     data = _read_toml(config_path) if config_path.exists() else {}
     detect = data.get("detect", {})
     for name, values in detect.items():
-        if isinstance(values, dict):
-            if name not in settings.detectors:
-                raise ConfigError(f"{config_path}: [detect.{name}] is not a detector")
-            settings.detectors[name].update(values)
+        if isinstance(values, dict) and name != "suspicious_clients":
+            settings.detectors[name] = dict(values)
     if "sensitive_objects" in detect:
         settings.sensitive_objects = tuple(detect["sensitive_objects"])
     settings.sensitive_custom_objects = bool(detect.get("sensitive_custom_objects", False))

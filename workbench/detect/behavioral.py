@@ -2,126 +2,207 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
 
-from workbench.detect.base import DetectorContext, Finding, confidence, fmt, moment, per_entity
+from workbench.detect import scoring
+from workbench.detect.base import Detector, DetectorContext, Finding, emit, fmt, listed, one_in
+from workbench.detect.profiles import ENTITY, WRITE_METHODS
 
-WRITE_METHODS = ("POST", "PATCH", "PUT", "DELETE")
+FAMILY = "behavioral"
 
 
-def new_object_access(ctx: DetectorContext) -> list[Finding]:
-    """Per entity and day: the objects it read or wrote for the first time, weighed by how
-    sensitive they are and whether the catalog allows them."""
-    p = ctx.params("new_object_access")
+@dataclass(frozen=True)
+class NewObjectAccess:
+    min_calls: int = 3
+    min_history_days: int = 7
+
+
+@dataclass(frozen=True)
+class FanOut:
+    min_objects: int = 5
+    min_ratio: float = 1.5
+    min_history_days: int = 7
+
+
+def new_object_access(ctx: DetectorContext, p: NewObjectAccess) -> list[Finding]:
+    """Per entity and day: the objects it touched for the first time, weighed by how often it
+    meets new objects, how much of its day they carry, how sensitive they are and whether the
+    catalog allows them."""
     frame = ctx.entity_activity.filter(pl.col("entity_name").is_not_null())
-    pairs = frame.group_by("org_id", "entity_type", "entity_id", "entity_label", "entity_name").agg(
-        first_ts=pl.col("first_ts").min()
-    )
-    entity_first = frame.group_by("org_id", "entity_type", "entity_id").agg(
-        entity_first=pl.col("first_ts").min()
-    )
-    fresh = pairs.join(entity_first, on=["org_id", "entity_type", "entity_id"]).filter(
-        (pl.col("first_ts") >= ctx.window_start) & (pl.col("first_ts") < ctx.window_end)
-    )
-    findings: list[Finding] = []
+    seen = ctx.profiles.first_seen("entity_name", frame)
+    fresh = seen.filter(ctx.judged("first_ts") & (pl.col("history_days") >= 1))
     if fresh.is_empty():
-        return findings
-    fresh = fresh.with_columns(day=pl.col("first_ts").dt.date())
-    for (org, etype, eid, label, day), group in fresh.partition_by(
-        ["org_id", "entity_type", "entity_id", "entity_label", "day"], as_dict=True
-    ).items():
-        history = (moment(group["first_ts"].min()) - moment(group["entity_first"].min())).days
-        if history < 1:
-            continue  # the entity's first day: every object is new
-        objects = group["entity_name"].to_list()
-        usage = frame.filter(
-            (pl.col("org_id") == org) & (pl.col("entity_id") == eid) & pl.col("entity_name").is_in(objects)
-            & (pl.col("day") == day)
-        ).group_by("entity_name").agg(
+        return []
+    usage = (
+        frame.join(fresh.select(*ENTITY, "entity_name", "first_day"), on=[*ENTITY, "entity_name"])
+        .filter(pl.col("day") == pl.col("first_day"))
+        .group_by(*ENTITY, "entity_name")
+        .agg(
             calls=pl.col("calls").sum(),
             writes=pl.col("calls").filter(pl.col("http_method").is_in(WRITE_METHODS)).sum(),
             bulk=pl.col("calls").filter(pl.col("api_family") == "Bulk").sum(),
-            ips=pl.col("ip").drop_nulls().unique(), start=pl.col("first_ts").min(), end=pl.col("last_ts").max(),
-        ).filter(pl.col("calls") >= p["min_calls"]).sort("calls", descending=True)  # fmt: skip
-        if usage.is_empty():
-            continue
-        known = (
-            frame.filter((pl.col("org_id") == org) & (pl.col("entity_id") == eid) & (pl.col("day") < day))
-            ["entity_name"].unique().sort().to_list()
-        )  # fmt: skip
-        entry = ctx.catalog(etype, eid)
-        touched = usage["entity_name"].to_list()
-        sensitive = [o for o in touched if ctx.settings.is_sensitive(o)]
-        undeclared = [
-            o
-            for o in touched
-            if entry and entry.allowed_objects is not None and o not in entry.allowed_objects
-        ]
-        score = (
-            45 + (20 if sensitive else 0) + (15 if undeclared else 0) + (10 if usage["bulk"].sum() else 0)
-            + (5 if usage["writes"].sum() else 0) + min(10, len(touched) * 3)
-        ) * confidence(history)  # fmt: skip
-        parts = [
-            f"{o} ({fmt(c)} calls{', ' + fmt(w) + ' writes' if w else ''}{', bulk' if b else ''})"
-            for o, c, w, b in usage.select("entity_name", "calls", "writes", "bulk").rows()
-        ]
-        note = f" Sensitive: {', '.join(sensitive)}." if sensitive else ""
-        if undeclared and entry:
-            note += f" Not in the objects declared for {entry.name}: {', '.join(undeclared)}."
-        if history < p["min_history_days"]:
-            score, note = min(score, 39), note + f" Only {history} days of history: low confidence."
-        ips = sorted({ip for row in usage["ips"].to_list() for ip in row})
-        findings.append(
-            Finding(
-                "new_object_access", "behavioral", org, etype, eid, label, moment(usage["start"].min()),
-                moment(usage["end"].max()),
-                score,
-                f"touched {len(touched)} object(s) it never used in {history} days of history: "
-                f"{'; '.join(parts)}. Before, it used {len(known)}: {', '.join(known[:8])}.{note}",
-                observed=len(touched), baseline=len(known),
-                evidence={"entities": touched, "known_entities": known, "ips": ips,
-                          "counts": {"calls": int(usage["calls"].sum()), "objects": len(touched)}},
-            )
-        )  # fmt: skip
-    return findings
-
-
-def fan_out(ctx: DetectorContext) -> list[Finding]:
-    """An app-hour touching far more distinct objects or users than the entity ever does."""
-    p = ctx.params("fan_out")
-    hourly = ctx.entity_activity.group_by("org_id", "entity_type", "entity_id", "entity_label", "hour").agg(
-        objects=pl.col("entity_name").drop_nulls().n_unique(),
-        users=pl.col("user_id").drop_nulls().n_unique(),
-        names=pl.col("entity_name").drop_nulls().unique().sort(),
+            ips=pl.col("ip").drop_nulls().unique(),
+        )
     )
-    findings = []
-    for (org, etype, eid, label), group in per_entity(hourly.sort("hour")):
-        hours = group["hour"].to_list()
-        objects = np.asarray(group["objects"].to_list(), dtype=float)
-        for index, hour in enumerate(hours):
-            if not ctx.in_window(hour) or objects[index] < p["min_objects"]:
-                continue
-            start = hour - timedelta(days=p["baseline_days"])
-            past = [i for i, h in enumerate(hours) if start <= h < hour]
-            days_back = len({hours[i].date() for i in past})
-            if days_back < p["min_history_days"]:
-                continue
-            usual = float(np.percentile(objects[past], 95))
-            if objects[index] < p["min_ratio"] * max(usual, 1.0):
-                continue
-            findings.append(
-                Finding(
-                    "fan_out", "behavioral", org, etype, eid, label, hour, hour + timedelta(hours=1),
-                    (40 + 10 * objects[index] / max(usual, 1.0)) * confidence(days_back),
-                    f"touched {fmt(objects[index])} distinct objects in the hour from {hour:%Y-%m-%d %H:00} UTC "
-                    f"({', '.join(group['names'][index][:10])}); its 95th-percentile hour over {days_back} days "
-                    f"touched {fmt(usual)}.",
-                    observed=objects[index], baseline=usual,
-                    evidence={"entities": group["names"][index].to_list(),
-                              "counts": {"objects": objects[index], "p95": usual}},
-                )
-            )  # fmt: skip
-    return findings
+    fresh = fresh.join(usage, on=[*ENTITY, "entity_name"]).filter(pl.col("calls") >= p.min_calls)
+    if fresh.is_empty():
+        return []
+    sensitive = [ctx.settings.is_sensitive(o) for o in fresh["entity_name"]]
+    fresh = fresh.with_columns(sensitive=pl.Series(sensitive, dtype=pl.Boolean))
+    day_calls = (
+        frame.group_by(*ENTITY, "day").agg(day_calls=pl.col("calls").sum()).rename({"day": "first_day"})
+    )
+    per_day = (
+        fresh.sort("calls", descending=True)
+        .group_by(*ENTITY, "first_day")
+        .agg(
+            objects=pl.col("entity_name"),
+            parts=pl.format(
+                "{} ({} calls{}{})",
+                "entity_name",
+                "calls",
+                pl.when(pl.col("writes") > 0).then(pl.format(", {} writes", "writes")).otherwise(pl.lit("")),
+                pl.when(pl.col("bulk") > 0).then(pl.lit(", bulk")).otherwise(pl.lit("")),
+            ),
+            sensitive=pl.col("entity_name").filter(pl.col("sensitive")),
+            calls=pl.col("calls").sum(),
+            writes=pl.col("writes").sum(),
+            bulk=pl.col("bulk").sum(),
+            ips=pl.col("ips").explode().unique().sort(),
+            first_ts=pl.col("first_ts").min(),
+            last_ts=pl.col("last_ts").max(),
+            novelty_rate=pl.col("novelty_rate").first(),
+            history_days=pl.col("history_days").min(),
+            known_count=pl.col("known_before").min(),
+        )
+        .join(day_calls, on=[*ENTITY, "first_day"], how="left")
+        .with_columns(new_count=pl.col("objects").list.len(), share=pl.col("calls") / pl.col("day_calls"))
+    )
+    undeclared, declared_name = [], []
+    for etype, eid, objects in per_day.select("entity_type", "entity_id", "objects").iter_rows():
+        entry = ctx.catalog(etype, eid)
+        allowed = entry.allowed_objects if entry else None
+        undeclared.append([o for o in objects if allowed is not None and o not in allowed])
+        declared_name.append(entry.name if entry else None)
+    per_day = per_day.with_columns(
+        undeclared=pl.Series(undeclared, dtype=pl.List(pl.Utf8)),
+        declared=pl.Series(declared_name, dtype=pl.Utf8),
+    )
+    tail = scoring.poisson_tail(per_day["new_count"], per_day["novelty_rate"])
+    context = (
+        np.where(per_day["sensitive"].list.len().to_numpy() > 0, 12, 0)
+        + np.where(per_day["undeclared"].list.len().to_numpy() > 0, 12, 0)
+        + np.where(per_day["bulk"].to_numpy() > 0, 6, 0)
+        + np.where(per_day["writes"].to_numpy() > 0, 4, 0)
+    )
+    share_cap = np.interp(
+        per_day["share"].fill_null(0).to_numpy(), [0, 0.01, 0.05, 0.2, 1.0], [25, 40, 50, 62, 70]
+    )
+    score = scoring.bounded(
+        20 + 10 * scoring.surprise(tail) + context,
+        share_cap + context,
+        np.where(per_day["history_days"].to_numpy() < p.min_history_days, scoring.THIN_HISTORY_CAP, 100.0),
+    )
+    known = (
+        per_day.select(*ENTITY, "first_day", "first_ts")
+        .join(seen.select(*ENTITY, "entity_name", known_first="first_ts"), on=ENTITY)
+        .filter(pl.col("known_first") < pl.col("first_ts").dt.truncate("1d"))
+        .group_by(*ENTITY, "first_day")
+        .agg(known=pl.col("entity_name").sort())
+    )
+    per_day = (
+        per_day.with_columns(tail=pl.Series(tail), score=pl.Series(score))
+        .join(known, on=[*ENTITY, "first_day"], how="left")
+        .with_columns(
+            pl.col("known").fill_null([]),
+            window_start=pl.col("first_ts"),
+            window_end=pl.col("last_ts"),
+            observed=pl.col("new_count").cast(pl.Float64),
+            baseline=pl.col("known_count").cast(pl.Float64),
+        )
+        .join(ctx.profiles.labels, on=ENTITY, how="left")
+        .filter(pl.col("score") >= 20)
+    )
+
+    def explain(r: dict[str, Any]) -> str:
+        note = f" Sensitive: {listed(r['sensitive'])}." if r["sensitive"] else ""
+        if r["undeclared"]:
+            note += f" Not in the objects declared for {r['declared']}: {listed(r['undeclared'])}."
+        return (
+            f"touched {r['new_count']} object(s) it never used in {r['history_days']} days of history: "
+            f"{listed(r['parts'], 6)}; {r['share']:.0%} of its calls that day. Before, it used {len(r['known'])} "
+            f"({listed(r['known'], 8)}) and met {r['novelty_rate']:.2f} new objects a day: {one_in(r['tail'])}.{note}"
+        )
+
+    return emit(
+        per_day,
+        "new_object_access",
+        FAMILY,
+        explain,
+        lambda r: {
+            "entities": r["objects"],
+            "known_entities": r["known"][:30],
+            "ips": r["ips"],
+            "counts": {"calls": r["calls"], "objects": r["new_count"], "share": round(r["share"] or 0, 3)},
+        },
+    )
+
+
+def fan_out(ctx: DetectorContext, p: FanOut) -> list[Finding]:
+    """A day whose busiest hour touched far more distinct objects than any hour of the entity's
+    previous 28 days."""
+    days = ctx.profiles.daily.filter(
+        ctx.judged()
+        & (pl.col("peak_objects") >= p.min_objects)
+        & (pl.col("history_days") >= p.min_history_days)
+        & pl.col("past_peak_objects").is_not_null()
+        & (pl.col("peak_objects") >= p.min_ratio * pl.col("past_peak_objects").clip(lower_bound=1))
+    )
+    if days.is_empty():
+        return []
+    hourly = ctx.profiles.hourly.join(days.select(*ENTITY, "day", "peak_objects"), on=[*ENTITY, "day"])
+    hourly = (
+        hourly.filter(pl.col("objects") == pl.col("peak_objects"))
+        .sort("hour")
+        .unique([*ENTITY, "day"], keep="first")
+    )
+    names = (
+        ctx.entity_activity.join(hourly.select(*ENTITY, "hour"), on=[*ENTITY, "hour"])
+        .group_by(*ENTITY, "hour")
+        .agg(names=pl.col("entity_name").drop_nulls().unique().sort())
+    )
+    days = days.join(hourly.select(*ENTITY, "day", "hour"), on=[*ENTITY, "day"]).join(
+        names, on=[*ENTITY, "hour"]
+    )
+    ratio = days["peak_objects"].to_numpy() / np.maximum(days["past_peak_objects"].to_numpy(), 1)
+    days = days.with_columns(
+        ratio=pl.Series(ratio),
+        score=pl.Series(scoring.bounded(25 + 15 * np.log2(ratio), scoring.ratio_cap(ratio * 1.5))),
+        window_start=pl.col("hour"),
+        window_end=pl.col("hour") + pl.duration(hours=1),
+        observed=pl.col("peak_objects").cast(pl.Float64),
+        baseline=pl.col("past_peak_objects"),
+    ).filter(pl.col("score") >= 20)
+    return emit(
+        days,
+        "fan_out",
+        FAMILY,
+        lambda r: (
+            f"touched {r['peak_objects']} distinct objects in the hour from {r['hour']:%Y-%m-%d %H:00} UTC "
+            f"({listed(r['names'], 10)}); no hour of its previous 28 days touched more than {fmt(r['past_peak_objects'])}."
+        ),
+        lambda r: {
+            "entities": r["names"],
+            "counts": {"objects": r["peak_objects"], "previous_max": r["past_peak_objects"]},
+        },
+    )
+
+
+DETECTORS = [
+    Detector("new_object_access", FAMILY, new_object_access, "objects never touched before", NewObjectAccess),
+    Detector("fan_out", FAMILY, fan_out, "far more distinct objects per hour than usual", FanOut),
+]

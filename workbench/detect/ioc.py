@@ -4,41 +4,81 @@ from __future__ import annotations
 
 import polars as pl
 
-from workbench.detect.base import DetectorContext, Finding, moment
+from workbench.detect.base import Detector, DetectorContext, Finding, NoParams, emit, listed
+
+FAMILY = "ioc"
 
 
-def suspicious_client(ctx: DetectorContext) -> list[Finding]:
-    """Logins or calls whose user agent or client name is on the suspicious-client list."""
+def suspicious_client(ctx: DetectorContext, _: NoParams) -> list[Finding]:
+    """Logins or calls whose user agent or client name is on the suspicious-client list; the
+    list's weight is the score of one sighting."""
     weights = {k.lower(): (k, v) for k, v in ctx.settings.suspicious_clients.items()}
     if not weights:
         return []
     rows = ctx.raw("suspicious_clients", {"clients": list(weights)})
-    findings: list[Finding] = []
     if rows.is_empty():
-        return findings
-    rows = rows.with_columns(day=pl.col("ts").dt.date(), client_key=pl.col("client").str.to_lowercase())
-    for (org, user15, client_key, _day), group in rows.partition_by(
-        ["org_id", "user15", "client_key", "day"], as_dict=True
-    ).items():
-        first, last = moment(group["ts"].min()), moment(group["ts"].max())
-        if not ctx.in_window(first):
-            continue
-        name, weight = weights[client_key]
-        app = group["connected_app_id"].drop_nulls()
-        etype, eid, label = ctx.actor(org, user15, str(group["user_name"].drop_nulls().first() or ""))
-        if not app.is_empty():
-            etype, eid = "connected_app", app[0]
-        ips = sorted(set(group["ip"].drop_nulls().to_list()))
-        kinds = ", ".join(f"{n} {t}" for t, n in group.group_by("event_type").len().sort("event_type").rows())
-        findings.append(
-            Finding(
-                "suspicious_client", "ioc", org, etype, eid, label, first, last, weight + min(10, group.height),
-                f"used the client {name!r}, listed as attacker tooling, {group.height} time(s) ({kinds}) between "
-                f"{first:%Y-%m-%d %H:%M} and {last:%H:%M} UTC from {', '.join(ips[:5]) or 'unknown addresses'}.",
-                observed=group.height, baseline=0,
-                evidence={"request_ids": group["request_id"].to_list()[:10], "ips": ips,
-                          "users": sorted(set(group["user_name"].drop_nulls().to_list())),
-                          "clients": [name], "counts": {"events": group.height}},
-            )
-        )  # fmt: skip
-    return findings
+        return []
+    listed_clients = pl.DataFrame(
+        {
+            "client_key": list(weights),
+            "name": [n for n, _ in weights.values()],
+            "weight": [w for _, w in weights.values()],
+        }
+    )
+    rows = ctx.with_actor(
+        rows.with_columns(day=pl.col("ts").dt.date(), client_key=pl.col("client").str.to_lowercase()).join(
+            listed_clients, on="client_key"
+        )
+    )
+    has_app = pl.col("connected_app_id").is_not_null()
+    rows = rows.with_columns(
+        entity_type=pl.when(has_app).then(pl.lit("connected_app")).otherwise(pl.col("entity_type")),
+        entity_id=pl.when(has_app)
+        .then(pl.col("connected_app_id").str.slice(0, 15))
+        .otherwise(pl.col("entity_id")),
+    )
+    found = (
+        rows.group_by("org_id", "user15", "client_key", "day")
+        .agg(
+            entity_type=pl.col("entity_type").first(),
+            entity_id=pl.col("entity_id").first(),
+            entity_label=pl.col("entity_label").first(),
+            name=pl.col("name").first(),
+            events=pl.len(),
+            window_start=pl.col("ts").min(),
+            window_end=pl.col("ts").max(),
+            ips=pl.col("ip").drop_nulls().unique().sort(),
+            users=pl.col("user_name").drop_nulls().unique().sort(),
+            request_ids=pl.col("request_id").head(10),
+            kinds=pl.col("event_type").value_counts(sort=True),
+            score=(pl.col("weight").first() + pl.len().clip(upper_bound=10)).cast(pl.Float64),
+        )
+        .filter(ctx.judged("window_start"))
+        .with_columns(observed=pl.col("events").cast(pl.Float64), baseline=pl.lit(0.0))
+    )
+    return emit(
+        found,
+        "suspicious_client",
+        FAMILY,
+        lambda r: (
+            f"used the client {r['name']!r}, listed as attacker tooling, {r['events']} time(s) "
+            f"({_kinds(r['kinds'])}) between "
+            f"{r['window_start']:%Y-%m-%d %H:%M} and {r['window_end']:%H:%M} UTC from {listed(r['ips'])}."
+        ),
+        lambda r: {
+            "request_ids": r["request_ids"],
+            "ips": r["ips"],
+            "users": r["users"],
+            "clients": [r["name"]],
+            "counts": {"events": r["events"]},
+        },
+    )
+
+
+def _kinds(counts: list[dict[str, object]]) -> str:
+    return ", ".join(f"{c['count']} {c['event_type']}" for c in counts)
+
+
+DETECTORS = [
+    Detector("suspicious_client", FAMILY, suspicious_client, "client strings of known attacker tooling"),
+]

@@ -1,74 +1,56 @@
-"""The detector suite: one list, in run order, and the scan that runs it."""
+"""The detector suite: one list, in run order, and the stages that run it.
+
+The scan runs named stages: load (the aggregates) -> profile (baselines, built lazily once and
+shared) -> detect (each detector on its own; one failing is reported and the others still run)
+-> context (addresses' enrichment) -> corroborate (independent families on one entity).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
 import polars as pl
 
-from workbench.config import Settings
+from workbench.config import ConfigError, Settings
 from workbench.detect import behavioral, errors, geo_identity, ioc, outlier, sequence, temporal, volume
-from workbench.detect.base import DetectorContext, Finding, findings_frame
+from workbench.detect.base import Detector, DetectorContext, Finding, findings_frame
+from workbench.findings import MEDIUM
 from workbench.store.queries import first_row, query_frame
 
-
-@dataclass(frozen=True)
-class Detector:
-    """A named detector of one family."""
-
-    name: str
-    category: str
-    run: Callable[[DetectorContext], list[Finding]]
-    description: str
-
-
 DETECTORS: list[Detector] = [
-    Detector(
-        "volume_spike", "volume", volume.volume_spike, "daily calls far above the weekday-aware baseline"
-    ),
-    Detector("hourly_burst", "volume", volume.hourly_burst, "an hour far above the usual busiest hours"),
-    Detector("dormant_wakeup", "volume", volume.dormant_wakeup, "silent for 14+ days, then active"),
-    Detector("mass_export", "volume", volume.mass_export, "bulk query jobs of 10k/50k/100k+ rows"),
-    Detector("off_hours", "temporal", temporal.off_hours, "hours or weekdays the entity does not use"),
-    Detector("schedule_shift", "temporal", temporal.schedule_shift, "a scheduled job's window moved"),
-    Detector("new_ip", "geo_identity", geo_identity.new_ip, "an app calling from a new address"),
-    Detector(
-        "new_connected_app", "geo_identity", geo_identity.new_connected_app, "a connected app never seen"
-    ),
-    Detector(
-        "new_user_for_app", "geo_identity", geo_identity.new_user_for_app, "a new user acting through an app"
-    ),
-    Detector("new_country", "geo_identity", geo_identity.new_country, "an app calling from a new country"),
-    Detector("new_asn", "geo_identity", geo_identity.new_asn, "an app calling from a new network (ASN)"),
-    Detector(
-        "anonymizer_ip", "geo_identity", geo_identity.anonymizer_ip, "Tor, VPN, proxy or new hosting networks"
-    ),
-    Detector(
-        "non_allowlisted_ip", "geo_identity", geo_identity.non_allowlisted_ip, "outside declared egress"
-    ),
-    Detector("impossible_geography", "geo_identity", geo_identity.impossible_geography, "impossible travel"),
-    Detector("error_rate_jump", "error", errors.error_rate_jump, "error share +10 points over baseline"),
-    Detector("auth_failure_burst", "error", errors.auth_failure_burst, "bursts of failed logins or 401/403"),
-    Detector("probe_then_success", "error", errors.probe_then_success, "failures, then a successful login"),
-    Detector("new_object_access", "behavioral", behavioral.new_object_access, "objects never touched before"),
-    Detector("fan_out", "behavioral", behavioral.fan_out, "far more distinct objects per hour than usual"),
-    Detector("recon_then_export", "sequence", sequence.recon_then_export, "reconnaissance, then export"),
-    Detector(
-        "bulk_job_deleted", "sequence", sequence.bulk_job_deleted, "bulk job deleted soon after creation"
-    ),
-    Detector("suspicious_client", "ioc", ioc.suspicious_client, "client strings of known attacker tooling"),
+    *volume.DETECTORS,
+    *temporal.DETECTORS,
+    *geo_identity.DETECTORS,
+    *errors.DETECTORS,
+    *behavioral.DETECTORS,
+    *sequence.DETECTORS,
+    *ioc.DETECTORS,
     # Last: it reports only entity-days no other detector flagged.
-    Detector("compound_outlier", "outlier", outlier.compound_outlier, "unusual on several features at once"),
+    *outlier.DETECTORS,
 ]
+
+# How far apart two findings on one entity may start and still support each other.
+CORROBORATION_WINDOW = timedelta(hours=24)
+CORROBORATION_STEP, CORROBORATION_MAX = 10, 25
 
 
 def detector_names() -> list[str]:
     """All detector names, in run order."""
     return [d.name for d in DETECTORS]
+
+
+def check_settings(settings: Settings) -> dict[str, Any]:
+    """Every detector's parameters with the settings file's overrides; a bad name or value is a
+    ConfigError that says where."""
+    by_name = {d.name: d for d in DETECTORS}
+    unknown = sorted(set(settings.detectors) - set(by_name))
+    if unknown:
+        raise ConfigError(f"[detect.{unknown[0]}] is not a detector; detectors: {', '.join(by_name)}")
+    return {d.name: d.parameters(settings.detector(d.name)) for d in DETECTORS}
 
 
 def data_span(con: duckdb.DuckDBPyConnection) -> tuple[datetime | None, datetime | None]:
@@ -78,7 +60,7 @@ def data_span(con: duckdb.DuckDBPyConnection) -> tuple[datetime | None, datetime
 
 
 def default_window(con: duckdb.DuckDBPyConnection, days: int = 7) -> tuple[datetime, datetime]:
-    """The last DAYS days of data (to the end of the last day): what a daily run looks at."""
+    """The last DAYS days of data (to the end of the last day)."""
     _, last = data_span(con)
     end = (last or datetime(1970, 1, 1)).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(
         days=1
@@ -106,15 +88,26 @@ def build_context(
 
 
 def corroborate(findings: list[Finding]) -> list[Finding]:
-    """Findings from several families on the same entity and day raise each other's score."""
-    by_entity_day: dict[tuple[str | None, str, Any], set[str]] = {}
+    """Findings of other families (at medium or above) on the same entity within a day raise
+    each other's score; one detector repeating itself is not corroboration, and critical needs
+    such independent support (a detector alone stops at high)."""
+    by_entity: dict[tuple[str | None, str], list[Finding]] = defaultdict(list)
     for f in findings:
-        by_entity_day.setdefault((f.org_id, f.entity_id, f.window_start.date()), set()).add(f.category)
-    for f in findings:
-        others = sorted(by_entity_day[(f.org_id, f.entity_id, f.window_start.date())] - {f.category})
-        if others:
-            f.score += min(30, 8 * len(others))
-            f.evidence["corroborated_by"] = others
+        by_entity[(f.org_id, f.entity_id)].append(f)
+    for group in by_entity.values():
+        for f in group:
+            others = sorted(
+                {
+                    g.category
+                    for g in group
+                    if g.category != f.category
+                    and g.score >= MEDIUM
+                    and abs(g.window_start - f.window_start) <= CORROBORATION_WINDOW
+                }
+            )
+            if others:
+                f.score += min(CORROBORATION_MAX, CORROBORATION_STEP * len(others))
+                f.evidence["corroborated_by"] = others
     return findings
 
 
@@ -122,7 +115,8 @@ def add_ip_context(findings: list[Finding], ip_info: pl.DataFrame) -> list[Findi
     """Findings that name addresses carry their enrichment; an anonymizer raises the score."""
     if ip_info.is_empty():
         return findings
-    known = {row["ip"]: row for row in ip_info.iter_rows(named=True)}
+    named = {ip for f in findings for ip in f.evidence.get("ips", [])[:3]}
+    known = {row["ip"]: row for row in ip_info.filter(pl.col("ip").is_in(list(named))).iter_rows(named=True)}
     for f in findings:
         infos = [known[ip] for ip in f.evidence.get("ips", [])[:3] if ip in known]
         if not infos:
@@ -137,12 +131,47 @@ def add_ip_context(findings: list[Finding], ip_info: pl.DataFrame) -> list[Findi
     return findings
 
 
-def run_detectors(ctx: DetectorContext, names: list[str] | None = None) -> pl.DataFrame:
-    """Run the suite (or the named detectors) and return the findings frame."""
+@dataclass
+class DetectorFailure:
+    """A detector that raised: its name and the reason, in one line."""
+
+    detector: str
+    reason: str
+
+
+@dataclass
+class DetectionRun:
+    """What running the suite gave: the findings, the detectors that failed, stage timings."""
+
+    findings: pl.DataFrame
+    failures: list[DetectorFailure] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def detect(ctx: DetectorContext, names: list[str] | None = None) -> DetectionRun:
+    """Run the suite (or the named detectors): one detector's failure is recorded and the
+    others still run."""
+    import time
+
+    params = check_settings(ctx.settings)
     selected = [d for d in DETECTORS if names is None or d.name in names]
     found: list[Finding] = []
+    failures: list[DetectorFailure] = []
+    seconds: dict[str, float] = {}
     for detector in selected:
         ctx.prior = list(found)
-        found.extend(detector.run(ctx))
+        started = time.perf_counter()
+        try:
+            found.extend(detector.run(ctx, params[detector.name]))
+        except Exception as exc:  # a bug or odd data in one detector must not hide the others
+            reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+            failures.append(DetectorFailure(detector.name, reason))
+        seconds[detector.name] = time.perf_counter() - started
     found = corroborate(add_ip_context(found, ctx.ip_info))
-    return findings_frame(found).sort(["score", "window_start"], descending=[True, False])
+    frame = findings_frame(found).sort(["score", "window_start"], descending=[True, False])
+    return DetectionRun(frame, failures, seconds)
+
+
+def run_detectors(ctx: DetectorContext, names: list[str] | None = None) -> pl.DataFrame:
+    """Run the suite and return the findings frame (failures are dropped: see `detect`)."""
+    return detect(ctx, names).findings

@@ -1,125 +1,259 @@
-"""Sequences: reconnaissance followed by export; bulk jobs created then deleted."""
+"""Sequences: reconnaissance followed by export; bulk jobs created then deleted.
+
+Both are judged against the entity's own habit: the same describe-then-query session on earlier
+days is a routine sync, and an app that deletes most of its jobs right away is housekeeping. The
+signal is a pattern the entity never showed.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import polars as pl
 
-from workbench.detect.base import DetectorContext, Finding, fmt, moment, number
+from workbench.detect import scoring
+from workbench.detect.base import Detector, DetectorContext, Finding, emit, fmt, listed
+
+FAMILY = "sequence"
 
 
-def recon_then_export(ctx: DetectorContext) -> list[Finding]:
-    """Object lists, describes, limits and count queries, then within the window a bulk query
-    or large query from the same app (or user, or address)."""
-    p = ctx.params("recon_then_export")
-    calls = ctx.raw("recon_and_export_calls", {"min_export_rows": p["min_export_rows"]})
-    findings: list[Finding] = []
+@dataclass(frozen=True)
+class ReconThenExport:
+    window_minutes: int = 60
+    min_recon_calls: int = 5
+    min_export_rows: int = 1000
+    routine_sessions: int = 3  # earlier days with the same pattern that make it routine
+
+
+@dataclass(frozen=True)
+class BulkJobDeleted:
+    window_minutes: int = 30
+    routine_share: float = 0.5  # share of earlier jobs deleted this fast that makes it a habit
+
+
+def _actors(ctx: DetectorContext, frame: pl.DataFrame) -> pl.DataFrame:
+    """Rows judged as the app they carry, else the app their user acts through, else the user."""
+    mapped = ctx.with_actor(frame)
+    has_app = pl.col("connected_app_id").is_not_null()
+    return (
+        mapped.with_columns(
+            entity_type=pl.when(has_app).then(pl.lit("connected_app")).otherwise(pl.col("entity_type")),
+            entity_id=pl.when(has_app)
+            .then(pl.col("connected_app_id").str.slice(0, 15))
+            .otherwise(pl.col("entity_id")),
+        )
+        .drop("entity_label")
+        .join(ctx.profiles.labels, on=["org_id", "entity_type", "entity_id"], how="left")
+        .with_columns(entity_label=pl.coalesce("entity_label", "user_name", "entity_id"))
+    )
+
+
+def recon_then_export(ctx: DetectorContext, p: ReconThenExport) -> list[Finding]:
+    """Object lists, describes, limits and count queries, then within the hour a bulk query or
+    large query by the same entity, on a day-pattern the entity never (or rarely) showed."""
+    calls = ctx.raw("recon_and_export_calls", {"min_export_rows": p.min_export_rows})
     if calls.is_empty():
-        return findings
-    window = timedelta(minutes=p["window_minutes"])
-    calls = calls.with_columns(
-        actor=pl.coalesce("connected_app_id", "user15", "ip"), day=pl.col("ts").dt.date()
-    ).sort("ts")
-    # Bulk job logs carry no app id: attach them to the app their user acts through.
-    calls = calls.with_columns(
-        actor=pl.struct("org_id", "user15", "actor").map_elements(
-            lambda r: ctx.app_of_user.get((r["org_id"], r["user15"]), (r["actor"], ""))[0]
-            if r["actor"] == r["user15"] else r["actor"],
-            return_dtype=pl.Utf8,
+        return []
+    keys = ["org_id", "entity_type", "entity_id", "day"]
+    calls = _actors(ctx, calls).with_columns(day=pl.col("ts").dt.date())
+    exported = pl.col("export").is_in(["bulk query job", "large query"])
+    exports = (
+        calls.filter(pl.col("export").is_not_null())
+        .group_by(keys)
+        .agg(
+            export_start=pl.col("ts").min(),
+            export_end=pl.col("ts").max(),
+            export_calls=pl.len(),
+            rows=pl.col("rows_processed").filter(exported).sum().fill_null(0),
+            export_kinds=pl.col("export").value_counts(sort=True),
+            targets=pl.col("entity_name").drop_nulls().unique().sort(),
+            export_ids=pl.col("request_id").head(5),
+            export_ips=pl.col("ip").drop_nulls().unique(),
+            entity_label=pl.col("entity_label").first(),
         )
-    )  # fmt: skip
-    sessions: list[dict] = []
-    for (org, actor), group in calls.partition_by(["org_id", "actor"], as_dict=True).items():
-        recon = group.filter(pl.col("recon").is_not_null())
-        exports = group.filter(pl.col("export").is_not_null())
-        for day, day_exports in exports.partition_by("day", as_dict=True).items():
-            start = moment(day_exports["ts"].min())
-            before = recon.filter(
-                (pl.col("ts") <= day_exports["ts"].max()) & (pl.col("ts") >= start - window)
+    )
+    window = pl.duration(minutes=p.window_minutes)
+    recon = (
+        calls.filter(pl.col("recon").is_not_null())
+        .select(*keys, "ts", "recon", "request_id", "ip")
+        .join(exports.select(*keys, "export_start", "export_end"), on=keys)
+        .filter((pl.col("ts") >= pl.col("export_start") - window) & (pl.col("ts") <= pl.col("export_end")))
+        .group_by(keys)
+        .agg(
+            recon_calls=pl.len(),
+            recon_start=pl.col("ts").min(),
+            recon_kinds=pl.col("recon").value_counts(sort=True),
+            recon_ids=pl.col("request_id").head(5),
+            recon_ips=pl.col("ip").drop_nulls().unique(),
+        )
+    )
+    sessions = (
+        exports.join(recon, on=keys)
+        .filter(pl.col("recon_calls") >= p.min_recon_calls)
+        .sort("day")
+        .with_columns(earlier=pl.int_range(pl.len()).over("org_id", "entity_type", "entity_id"))
+        .filter(ctx.judged("recon_start"))
+    )
+    if sessions.is_empty():
+        return []
+    history = ctx.profiles.daily.select("org_id", "entity_type", "entity_id", "day", "history_days")
+    sessions = sessions.join(history, on=keys, how="left").with_columns(pl.col("history_days").fill_null(0))
+    fresh = (
+        60
+        + pl.when(pl.col("rows") >= 50_000).then(10).otherwise(0)
+        + pl.when(pl.col("targets").list.len() > 1).then(5).otherwise(0)
+    )
+    sessions = sessions.with_columns(
+        score=pl.when(pl.col("earlier") >= p.routine_sessions)
+        .then(25.0)
+        .when(pl.col("earlier") > 0)
+        .then(45.0)
+        .when(pl.col("history_days") < scoring.THIN_HISTORY_DAYS)
+        .then(39.0)
+        .otherwise(fresh.cast(pl.Float64)),
+        window_start=pl.col("recon_start"),
+        window_end=pl.col("export_end"),
+        observed=pl.col("recon_calls").cast(pl.Float64),
+        baseline=pl.col("earlier").cast(pl.Float64),
+        ips=pl.concat_list("recon_ips", "export_ips").list.unique().list.sort(),
+    )
+
+    def kinds(counts: list[dict[str, Any]], field: str) -> str:
+        return ", ".join(f"{c['count']} {c[field]}" for c in counts)
+
+    def explain(r: dict[str, Any]) -> str:
+        minutes = (r["export_end"] - r["recon_start"]).total_seconds() / 60
+        rows = f", {fmt(r['rows'])} rows" if r["rows"] else ""
+        habit = (
+            f" The same pattern ran on {r['earlier']} earlier days: likely routine."
+            if r["earlier"] >= p.routine_sessions
+            else (
+                f" It ran on {r['earlier']} earlier day(s)." if r["earlier"] else " It never did this before."
             )
-            if before.height < p["min_recon_calls"]:
-                continue
-            sessions.append(
-                {"org": org, "actor": actor, "day": day[0], "recon": before, "exports": day_exports}
-            )
-    routine: dict[tuple[str, str], int] = {}
-    for session in sessions:
-        routine[(session["org"], session["actor"])] = routine.get((session["org"], session["actor"]), 0) + 1
-    for session in sessions:
-        recon, exports = session["recon"], session["exports"]
-        first, last = moment(recon["ts"].min()), moment(exports["ts"].max())
-        if not ctx.in_window(first):
-            continue
-        earlier = sum(1 for s in sessions if (s["org"], s["actor"]) == (session["org"], session["actor"])
-                      and s["day"] < session["day"])  # fmt: skip
-        sample = exports.row(0, named=True)
-        user15 = sample["user15"]
-        if session["actor"] == sample["connected_app_id"] or (session["org"], user15) in ctx.app_of_user:
-            etype, eid, label = ctx.actor(session["org"], user15, sample["user_name"])
-            if session["actor"] == sample["connected_app_id"]:
-                eid = session["actor"]
-        else:
-            etype, eid, label = "user", session["actor"], sample["user_name"] or session["actor"]
-        kinds = recon.group_by("recon").len().sort("len", descending=True)
-        recon_text = ", ".join(f"{n} {k}" for k, n in kinds.rows())
-        targets = sorted(set(exports["entity_name"].drop_nulls().to_list()))
-        exported = exports.filter(pl.col("export").is_in(["bulk query job", "large query"]))
-        rows = int(number(exported["rows_processed"].sum()))
-        export_kinds = exports.group_by("export").len().sort("len", descending=True)
-        export_text = ", ".join(f"{n} {k}" for k, n in export_kinds.rows())
-        score = 70 + (10 if rows >= 50_000 else 0) + (5 if len(targets) > 1 else 0)
-        note = ""
-        if earlier >= 3:
-            score, note = 35, f" The same pattern ran on {earlier} earlier days: likely routine."
-        ips = sorted(set(recon["ip"].drop_nulls().to_list()) | set(exports["ip"].drop_nulls().to_list()))
-        minutes = (last - first).total_seconds() / 60
-        findings.append(
-            Finding(
-                "recon_then_export", "sequence", session["org"], etype, eid, label, first, last, score,
-                f"ran {recon.height} reconnaissance calls ({recon_text}) from {first:%Y-%m-%d %H:%M} UTC, then "
-                f"exported within {minutes:.0f} minutes ({export_text}) on {', '.join(targets) or 'unknown objects'}"
-                f"{f', {fmt(rows)} rows' if rows else ''}; addresses: {', '.join(ips[:6])}.{note}",
-                observed=recon.height, baseline=earlier,
-                evidence={"request_ids": [*recon["request_id"].to_list()[:5], *exports["request_id"].to_list()[:5]],
-                          "ips": ips, "entities": targets,
-                          "counts": {"recon_calls": recon.height, "export_calls": exports.height, "rows": rows}},
-            )
-        )  # fmt: skip
-    return findings
+        )
+        return (
+            f"ran {r['recon_calls']} reconnaissance calls ({kinds(r['recon_kinds'], 'recon')}) from "
+            f"{r['recon_start']:%Y-%m-%d %H:%M} UTC, then exported within {minutes:.0f} minutes "
+            f"({kinds(r['export_kinds'], 'export')}) on {listed(r['targets'], 6)}{rows}; addresses: {listed(r['ips'], 6)}."
+            f"{habit}"
+        )
+
+    return emit(
+        sessions.filter(pl.col("score") >= 20),
+        "recon_then_export",
+        FAMILY,
+        explain,
+        lambda r: {
+            "request_ids": [*r["recon_ids"], *r["export_ids"]],
+            "ips": r["ips"],
+            "entities": r["targets"],
+            "counts": {
+                "recon_calls": r["recon_calls"],
+                "export_calls": r["export_calls"],
+                "rows": r["rows"],
+                "earlier_days": r["earlier"],
+            },
+        },
+    )
 
 
-def bulk_job_deleted(ctx: DetectorContext) -> list[Finding]:
-    """A bulk job deleted soon after it was created: what an intruder does to hide an export."""
-    p = ctx.params("bulk_job_deleted")
+def bulk_job_deleted(ctx: DetectorContext, p: BulkJobDeleted) -> list[Finding]:
+    """Bulk jobs deleted soon after they appeared, by an entity that does not usually delete
+    its jobs: what an intruder does to hide an export. Routine cleanup stays silent."""
     jobs = ctx.raw("bulk_job_lifecycle")
-    findings: list[Finding] = []
     if jobs.is_empty():
-        return findings
-    window = timedelta(minutes=p["window_minutes"])
-    deleted = jobs.filter(pl.col("deleted_at").is_not_null()).sort("first_seen")
-    for job in deleted.iter_rows(named=True):
-        lifetime = job["deleted_at"] - job["first_seen"]
-        if lifetime > window or not ctx.in_window(job["first_seen"]):
-            continue
-        if job["connected_app_id"]:
-            etype, eid, label = ctx.actor(job["org_id"], job["user15"], job["user_name"])
-            eid = job["connected_app_id"]
-        else:
-            etype, eid, label = ctx.actor(job["org_id"], job["user15"], job["user_name"])
-        score = (
-            65 + (15 if job["job_kind"] == "query" else 0) + (10 if lifetime <= timedelta(minutes=5) else 0)
+        return []
+    quick = (pl.col("deleted_at") - pl.col("first_seen")) <= pl.duration(minutes=p.window_minutes)
+    entity = ["org_id", "entity_type", "entity_id"]
+    jobs = (
+        _actors(ctx, jobs)
+        .with_columns(
+            quick=quick.fill_null(False),
+            lifetime=(pl.col("deleted_at") - pl.col("first_seen")).dt.total_seconds(),
         )
-        findings.append(
-            Finding(
-                "bulk_job_deleted", "sequence", job["org_id"], etype, eid, label, job["first_seen"],
-                job["deleted_at"], score,
-                f"deleted bulk {job['job_kind']} job {job['job_id']} ({job['entity_name'] or 'unknown object'}) "
-                f"{lifetime.total_seconds() / 60:.1f} minutes after it first appeared at "
-                f"{job['first_seen']:%Y-%m-%d %H:%M:%S} UTC, from {', '.join(job['ips'] or ['unknown'])}.",
-                observed=lifetime.total_seconds(), baseline=window.total_seconds(),
-                evidence={"request_ids": job["request_ids"], "ips": job["ips"] or [], "jobs": [job["job_id"]],
-                          "entities": [job["entity_name"]] if job["entity_name"] else []},
-            )
-        )  # fmt: skip
-    return findings
+        .sort("first_seen")
+        .with_columns(
+            earlier_jobs=pl.int_range(pl.len()).over(entity),
+            earlier_quick=pl.col("quick").cast(pl.Int64).cum_sum().shift(1).fill_null(0).over(entity),
+        )
+        .with_columns(habit=(pl.col("earlier_quick") + 0.5) / (pl.col("earlier_jobs") + 1))
+    )
+    deleted = jobs.filter(
+        pl.col("quick")
+        & ctx.judged("first_seen")
+        & ~((pl.col("earlier_jobs") >= 3) & (pl.col("habit") >= p.routine_share))
+    )
+    if deleted.is_empty():
+        return []
+    s = scoring.surprise(deleted["habit"])
+    score = (
+        50
+        + np.minimum(8 * s, 15)
+        + np.where(deleted["job_kind"].to_numpy() == "query", 10, 0)
+        + np.where(deleted["lifetime"].to_numpy() <= 300, 5, 0)
+    )
+    score = np.where(deleted["earlier_jobs"].to_numpy() < 3, np.minimum(score, 55), np.minimum(score, 80))
+    per_day = (
+        deleted.with_columns(score=pl.Series(score), day=pl.col("first_seen").dt.date())
+        .group_by(*entity, "day")
+        .agg(
+            entity_label=pl.col("entity_label").first(),
+            jobs=pl.col("job_id"),
+            parts=pl.format(
+                "{} ({}, {}, deleted after {} min)",
+                "job_id",
+                "job_kind",
+                pl.col("entity_name").fill_null("unknown object"),
+                (pl.col("lifetime") / 60).round(1),
+            ),
+            score=pl.col("score").max(),
+            window_start=pl.col("first_seen").min(),
+            window_end=pl.col("deleted_at").max(),
+            earlier_jobs=pl.col("earlier_jobs").min(),
+            earlier_quick=pl.col("earlier_quick").min(),
+            ips=pl.col("ips").explode().drop_nulls().unique().sort(),
+            request_ids=pl.col("request_ids").explode().head(10),
+            objects=pl.col("entity_name").drop_nulls().unique().sort(),
+        )
+        .with_columns(
+            observed=pl.col("jobs").list.len().cast(pl.Float64),
+            baseline=pl.col("earlier_quick").cast(pl.Float64),
+        )
+    )
+    return emit(
+        per_day,
+        "bulk_job_deleted",
+        FAMILY,
+        lambda r: (
+            f"deleted {len(r['jobs'])} bulk job(s) within {p.window_minutes} minutes of creating them on {r['day']}: "
+            f"{listed(r['parts'], 4)}, from {listed(r['ips'])}. Of its {r['earlier_jobs']} earlier jobs it deleted "
+            f"{r['earlier_quick']} that fast."
+        ),
+        lambda r: {
+            "request_ids": r["request_ids"],
+            "ips": r["ips"],
+            "jobs": r["jobs"],
+            "entities": r["objects"],
+            "counts": {"deleted": len(r["jobs"]), "earlier_jobs": r["earlier_jobs"]},
+        },
+    )
+
+
+DETECTORS = [
+    Detector(
+        "recon_then_export",
+        FAMILY,
+        recon_then_export,
+        "reconnaissance, then export, not a routine",
+        ReconThenExport,
+    ),
+    Detector(
+        "bulk_job_deleted",
+        FAMILY,
+        bulk_job_deleted,
+        "bulk jobs deleted right after creation, against habit",
+        BulkJobDeleted,
+    ),
+]

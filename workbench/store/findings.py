@@ -10,10 +10,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from workbench.detect.base import SEVERITIES
+from workbench.findings import SEVERITIES, TRIAGE_STATUSES
 from workbench.store.queries import first_row
-
-TRIAGE_STATUSES = ("new", "confirmed", "benign", "false_positive")
 
 
 class FindingError(Exception):
@@ -31,8 +29,17 @@ def _user() -> str:
         return "unknown"
 
 
-def save_findings(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> None:
-    """Insert new findings and refresh re-found ones in one transaction; triage is untouched."""
+def save_findings(
+    con: duckdb.DuckDBPyConnection,
+    frame: pl.DataFrame,
+    replace: tuple[datetime, datetime, list[str] | None] | None = None,
+) -> None:
+    """Insert new findings and refresh re-found ones in one transaction; triage is untouched.
+    With REPLACE (window start, end, detectors or None for all), findings of those detectors in
+    that window that this scan no longer finds are dropped, unless someone triaged them or an
+    alert named them: the store says what the current judgement is, not every past one."""
+    if replace is not None:
+        _drop_stale(con, frame, *replace)
     if frame.is_empty():
         return
     now = _now()
@@ -61,6 +68,24 @@ def save_findings(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> None:
         raise
     finally:
         con.unregister("staged")
+
+
+def _drop_stale(
+    con: duckdb.DuckDBPyConnection,
+    frame: pl.DataFrame,
+    start: datetime,
+    end: datetime,
+    detectors: list[str] | None,
+) -> None:
+    con.execute(
+        """DELETE FROM findings f
+            WHERE f.window_start >= ? AND f.window_start < ?
+              AND (? IS NULL OR list_contains(?, f.detector))
+              AND NOT list_contains(?, f.id)
+              AND NOT EXISTS (SELECT 1 FROM triage t WHERE t.finding_id = f.id)
+              AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.finding_id = f.id)""",
+        [start, end, detectors, detectors, frame["id"].to_list() if not frame.is_empty() else []],
+    )
 
 
 def _mark_suppressed(con: duckdb.DuckDBPyConnection) -> None:

@@ -51,9 +51,22 @@ def named_queries() -> list[str]:
     return sorted(p.stem for p in queries_dir().glob("*.sql"))
 
 
+def normalise_types(frame: pl.DataFrame) -> pl.DataFrame:
+    """DuckDB's sum() over integers is a HUGEINT, which arrives in Polars as Decimal(38, 0) or
+    Int128: make whole numbers Int64 and other decimals Float64, once, where frames are loaded,
+    so no consumer meets a Decimal."""
+    casts = {}
+    for name, dtype in frame.schema.items():
+        if isinstance(dtype, pl.Decimal):
+            casts[name] = pl.Int64 if (dtype.scale or 0) == 0 else pl.Float64
+        elif dtype == pl.Int128:
+            casts[name] = pl.Int64
+    return frame.cast(casts) if casts else frame  # type: ignore[arg-type]
+
+
 def query_frame(con: Any, name: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
-    """Run queries/NAME.sql and return its rows as a Polars frame."""
-    return con.sql(load_query(name), params=params or None).pl()
+    """Run queries/NAME.sql and return its rows as a Polars frame with normalised types."""
+    return normalise_types(con.sql(load_query(name), params=params or None).pl())
 
 
 def first_row(result: Any) -> Any:

@@ -1,0 +1,1 @@
+"""Sample data: the labelled scenario library (see `workbench.sample.scenarios`)."""
