@@ -5,10 +5,25 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shlex
+import tomllib
+import unicodedata
 from datetime import datetime
 
-from workbench.render import escape_markdown, neutralise_csv_cell, to_csv, to_json, to_markdown
-from workbench.safe_text import strip_control
+from workbench.inventory import toml_string
+from workbench.render import (
+    UNSAFE_CHARACTERS,
+    code_block,
+    code_span,
+    defang,
+    escape_markdown,
+    inert,
+    neutralise_csv_cell,
+    shell_command,
+    to_csv,
+    to_json,
+    to_markdown,
+)
 
 HOSTILE = "[click](http://evil.test) | `rm` <img src=x> \x1b[31mred\x1b[0m\nnext"
 
@@ -44,5 +59,47 @@ def test_json_has_the_contract_fields_and_iso_utc_times() -> None:
     assert item["window_start"] == "2025-11-19T02:05:00.000Z" and item["entity_label"] == HOSTILE
 
 
-def test_control_characters_are_stripped_for_terminals() -> None:
-    assert strip_control("a\x1b[31mb\x07c\nd") == "a\u241b[31mbc d"
+def test_inert_covers_every_control_format_and_separator_character() -> None:
+    unsafe = {"Cc", "Cf", "Zl", "Zp", "Cs"}
+    characters = (chr(c) for c in range(0x110000))
+    missed = [
+        hex(ord(c))
+        for c in characters
+        if unicodedata.category(c) in unsafe and not UNSAFE_CHARACTERS.fullmatch(c)
+    ]
+    assert missed == []
+    assert (
+        inert("a\x1b]52;c;QQ==\x07b\u202ec\u200bd\x7f\x9b")
+        == "a\u241b]52;c;QQ==\u2407b\\u202ec\\u200bd\u2421\\u009b"
+    )
+    assert inert("line\nnext") == "line\u240anext" and inert("line\nnext", keep_newlines=True) == "line\nnext"
+    assert inert(inert("\x1b\u202e")) == inert("\x1b\u202e")  # idempotent
+
+
+def test_markdown_code_spans_are_literal_and_urls_defanged() -> None:
+    assert code_span("abc") == "`abc`" and code_span("a`b") == "``a`b``" and code_span("`x") == "`` `x ``"
+    assert code_span("a|b", in_table=True) == "`a\\|b`"
+    assert code_block(["x ``` y"]) == ["````", "x ``` y", "````"]
+    assert (
+        defang("see https://evil.example/a and www.evil.example")
+        == "see hxxps://evil[.]example/a and www[.]evil[.]example"
+    )
+    assert escape_markdown("http://a.b") == "hxxp://a\\[.\\]b"
+
+
+def test_shell_command_quotes_every_word() -> None:
+    line = shell_command("workbench", "backcheck", "--app", "0H4;touch /tmp/x;#", "--user", "a b\x1b")
+    assert shlex.split(line) == [
+        "workbench",
+        "backcheck",
+        "--app",
+        "0H4;touch /tmp/x;#",
+        "--user",
+        "a b\u241b",
+    ]
+
+
+def test_toml_strings_round_trip_any_text() -> None:
+    for value in ("a\x7fb", 'q"\\x', "\x1b]52;c;QQ==\x07", "\u202eevil\u200b", "tag\U000e0041", "nl\nx\tt"):
+        text = toml_string(value)
+        assert tomllib.loads(f"k = {text}")["k"] == value and not UNSAFE_CHARACTERS.search(text)

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from workbench.safe_text import strip_control
+from workbench.render import inert, shell_command
 from workbench.store.db import DatabaseBusy, StoreError, open_store, resolve_db_path
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 3
@@ -28,9 +28,12 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Offline workbench for abuse of SaaS integrations in Salesforce Event Monitoring logs.",
 )
-# Piped output gets a wide fixed width so tables are not squeezed into 80 columns.
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Piped output gets a wide fixed width so tables are not squeezed into 80 columns. No string is
+# ever read as markup or emoji codes: what is printed is what the value says (see `say`, `cell`).
+out = Console(
+    highlight=False, markup=False, emoji=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160
+)
+err = Console(stderr=True, highlight=False, markup=False, emoji=False, soft_wrap=True)
 
 DbOption = Annotated[
     Path | None,
@@ -38,9 +41,19 @@ DbOption = Annotated[
 ]
 
 
+def say(message: object, style: str = "", stderr: bool = False) -> None:
+    """Print a line whose text may hold log strings: inert, never markup."""
+    (err if stderr else out).print(Text(inert(message), style=style))
+
+
+def emit(document: str) -> None:
+    """Write a whole document (JSON, Markdown, CSV) to stdout, its lines made inert."""
+    sys.stdout.write(inert(document, keep_newlines=True))
+
+
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
     """Print a one-line error to stderr and return the Exit to raise."""
-    err.print(Text(f"error: {strip_control(message)}", style="red"))
+    say(f"error: {message}", style="red", stderr=True)
     return typer.Exit(code)
 
 
@@ -80,7 +93,7 @@ def progress(description: str, total: int | None = None) -> Iterator[Callable[[i
 
 def cell(value: object) -> Text:
     """A table cell that shows the value literally (log strings are never markup)."""
-    return Text(strip_control(value))
+    return Text(inert(value))
 
 
 @app.command()
@@ -101,9 +114,7 @@ def ingest(
             _run_enrich(con, settings.enrich)
     for result in report.files:
         if result.status == "refused":
-            err.print(
-                Text(f"refused: {strip_control(result.label)}: {strip_control(result.reason)}", style="red")
-            )
+            say(f"refused: {result.label}: {result.reason}", style="red", stderr=True)
     summary = (
         f"{report.count('ingested')} file(s) ingested, {report.count('skipped')} already ingested, "
         f"{report.count('refused')} refused; {report.rows_added:,} events added, "
@@ -111,7 +122,7 @@ def ingest(
     )
     if report.bytes_replaced:
         summary += f", {report.bytes_replaced:,} non-UTF-8 bytes replaced"
-    out.print(Text(summary + f" (db: {resolve_db_path(db)})"))
+    say(summary + f" (db: {resolve_db_path(db)})")
     if report.count("refused"):
         raise typer.Exit(EXIT_BAD_INPUT)
 
@@ -149,12 +160,10 @@ def _print_status(con: Any) -> None:
             cell(_days_text(c.missing_days)),
         )
     out.print(table)
-    out.print(
-        Text(
-            f"{len(status.orgs)} org(s), {status.events:,} events from {status.first_event} to "
-            f"{status.last_event}, {status.total_files - status.refused_files} file(s) ingested, "
-            f"{status.refused_files} refused, {status.rejected_rows:,} rejected rows"
-        )
+    say(
+        f"{len(status.orgs)} org(s), {status.events:,} events from {status.first_event} to "
+        f"{status.last_event}, {status.total_files - status.refused_files} file(s) ingested, "
+        f"{status.refused_files} refused, {status.rejected_rows:,} rejected rows"
     )
 
 
@@ -221,11 +230,9 @@ def generate(
             on_day=update,
         )
     rows = ", ".join(f"{t} {n:,}" for t, n in report.rows_by_type.items())
-    out.print(
-        Text(
-            f"wrote {len(report.files)} files to {outdir} ({report.first_day} to "
-            f"{report.last_day}, {len(report.orgs)} org(s)): {rows}"
-        )
+    say(
+        f"wrote {len(report.files)} files to {outdir} ({report.first_day} to "
+        f"{report.last_day}, {len(report.orgs)} org(s)): {rows}"
     )
 
 
@@ -248,7 +255,7 @@ def demo(
     sample = _sample_logs_dir()
     if not any(sample.rglob("*.csv.gz")):
         sample = Path.cwd() / "sample_logs"
-        err.print(Text(f"no sample_logs/ shipped here; generating it into {sample}"))
+        say(f"no sample_logs/ shipped here; generating it into {sample}", stderr=True)
         run_generate(sample, **SAMPLE_ARGS)
         write_sample_enrichment(sample / "enrichment")
     enrichment = sample / "enrichment"
@@ -260,11 +267,9 @@ def demo(
             city=enrichment / "city.mmdb", asn=enrichment / "asn.mmdb", anon=enrichment / "anonymous-ip.mmdb",
             tor_exits=enrichment / "tor-exits.txt", networks=enrichment / "networks.txt",
         ))  # fmt: skip
-        out.print(
-            Text(
-                f"demo database: {db} ({report.rows_added:,} events added, "
-                f"{report.count('skipped')} files already there)"
-            )
+        say(
+            f"demo database: {db} ({report.rows_added:,} events added, "
+            f"{report.count('skipped')} files already there)"
         )
         _print_status(con)
         from workbench.detect.registry import build_context, default_window, run_detectors
@@ -274,14 +279,15 @@ def demo(
         frame = run_detectors(build_context(con, _settings(None), start, end))
         save_findings(con, frame)
         serious = frame.filter(frame["severity"].is_in(["high", "critical"])).height
-        out.print(Text(f"scan of the last 7 days: {frame.height} finding(s), {serious} high or critical "
-                       "(the planted incident: sample_logs/README.md)"))  # fmt: skip
+        say(
+            f"scan of the last 7 days: {frame.height} finding(s), {serious} high or critical "
+            "(the planted incident: sample_logs/README.md)"
+        )
         if open_tui and sys.stdin.isatty() and sys.stdout.isatty():
-            from workbench.tui.app import run
-
-            run(con, db, _settings(None))
+            _run_tui(con, db, _settings(None))
             return
-    out.print(Text(f"Next: uv run workbench tui --db {db}   or   uv run workbench scan --db {db}"))
+    tui_command = shell_command("uv", "run", "workbench", "tui", "--db", db)
+    say(f"Next: {tui_command}   or   {shell_command('uv', 'run', 'workbench', 'scan', '--db', db)}")
 
 
 # The arguments that produced sample_logs/ (see sample_logs/README.md).
@@ -292,27 +298,27 @@ SAMPLE_ARGS: dict[str, Any] = {"days": 35, "orgs": 2, "scale": 0.3, "seed": 7, "
 def query(
     sql: Annotated[str, typer.Argument(help="SQL, or the name of a query in queries/.")],
     db: DbOption = None,
-    limit: Annotated[int, typer.Option(min=1)] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="Rows to show.")] = 50,
 ) -> None:
-    """Run read-only SQL (or a named query) against the store and print the rows."""
-    import duckdb
+    """Run one read-only query (or a named query) against the store and print the rows.
 
-    from workbench.store.queries import load_query, named_queries
+    The console opens the store read-only with no access to other files or extensions, and runs
+    exactly one SELECT-like statement (see README, Security model)."""
+    from workbench.console import MEMORY_LIMIT, ConsoleError, lock_down, run_console
 
-    text = load_query(sql) if sql in named_queries() else sql
     with opened(db, read_only=True) as con:
+        lock_down(con, resolve_db_path(db), MEMORY_LIMIT)
         try:
-            result = con.execute(text)
-            columns = [d[0] for d in result.description or []]
-            rows = result.fetchmany(limit)
-        except duckdb.Error as exc:
-            raise fail(f"query failed: {str(exc).splitlines()[0]}") from None
+            result = run_console(con, sql, limit)
+        except ConsoleError as exc:
+            raise fail(f"query failed: {exc}") from None
     table = Table()
-    for name in columns:
+    for name in result.columns:
         table.add_column(cell(name))
-    for row in rows:
+    for row in result.rows:
         table.add_row(*(cell(v) for v in row))
     out.print(table)
+    say(result.summary, stderr=True)
 
 
 ConfigOption = Annotated[
@@ -340,11 +346,11 @@ def _print_findings(findings: list[dict[str, Any]], fmt: str, with_triage: bool,
     from workbench import render
 
     if fmt == "json":
-        sys.stdout.write(render.to_json(findings, with_triage) + "\n")
+        emit(render.to_json(findings, with_triage) + "\n")
     elif fmt == "markdown":
-        sys.stdout.write(render.to_markdown(findings, title))
+        emit(render.to_markdown(findings, title))
     elif fmt == "csv":
-        sys.stdout.write(render.to_csv(findings, with_triage))
+        emit(render.to_csv(findings, with_triage))
     else:
         table = Table(title=f"{title}: {len(findings)}")
         for name in ("severity", "score", "detector", "entity", "window (UTC)", "explanation", "id"):
@@ -426,21 +432,16 @@ def scan(
         end = _day_bound(until, "--until", end=True) or default_end
         if start >= end:
             raise fail(f"--since {since} is after --until {until}")
-        err.print(Text(f"scanning {start:%Y-%m-%d} to {end - timedelta(days=1):%Y-%m-%d} (UTC)"))
+        say(f"scanning {start:%Y-%m-%d} to {end - timedelta(days=1):%Y-%m-%d} (UTC)", stderr=True)
         frame = run_detectors(build_context(con, settings, start, end), detector)
         save_findings(con, frame)
         ids = frame["id"].to_list()
         shown = load_findings(con, min_severity=min_severity, ids=ids) if ids else []
         for delivery in send_alerts(con, targets, notify_min_severity, settings.smtp):
             if delivery.error:
-                err.print(
-                    Text(
-                        f"alert to {delivery.target} failed, will retry next run: {delivery.error}",
-                        style="red",
-                    )
-                )
+                say(f"alert to {delivery.target} failed, will retry next run: {delivery.error}", "red", True)
             elif delivery.sent:
-                err.print(Text(f"alerted {delivery.target}: {delivery.sent} finding(s)"))
+                say(f"alerted {delivery.target}: {delivery.sent} finding(s)", stderr=True)
     _print_findings(shown, format, with_triage=False, title="Findings")
     if fail_on and any(SEVERITIES.index(f["severity"]) >= SEVERITIES.index(fail_on) for f in shown):
         raise typer.Exit(EXIT_FINDINGS)
@@ -482,7 +483,7 @@ def triage(
             full = set_triage(con, finding_id, status, note)
         except FindingError as exc:
             raise fail(str(exc)) from None
-    out.print(Text(f"{full}: {status}" + (f" ({strip_control(note)})" if note else "")))
+    say(f"{full}: {status}" + (f" ({note})" if note else ""))
 
 
 @app.command()
@@ -505,9 +506,7 @@ def suppress(
             covered = add_suppression(con, detector, entity, end, reason, detector_names())
         except FindingError as exc:
             raise fail(str(exc)) from None
-    out.print(
-        Text(f"suppressed {detector} for {strip_control(entity)}: {covered} stored finding(s) now marked")
-    )
+    say(f"suppressed {detector} for {entity}: {covered} stored finding(s) now marked")
 
 
 @app.command()
@@ -562,10 +561,10 @@ def integrations(
         )
     out.print(table)
     if write_catalog:
-        if write_catalog.exists():
+        if write_catalog.exists() or write_catalog.is_symlink():
             raise fail(f"{write_catalog} already exists: choose another path or remove it")
-        write_catalog.write_text(starter_catalog(apps), encoding="utf-8")
-        out.print(Text(f"wrote a starter catalog for {len(apps)} app(s) to {write_catalog}: review it"))
+        _write_file(write_catalog, starter_catalog(apps))
+        say(f"wrote a starter catalog for {len(apps)} app(s) to {write_catalog}: review it")
 
 
 def _enrich_config(settings: Any, **given: Path | None) -> Any:
@@ -584,11 +583,9 @@ def _run_enrich(con: Any, config: Any) -> None:
     except SourceError as exc:
         raise fail(str(exc)) from None
     for warning in report.warnings:
-        err.print(Text(f"warning: {strip_control(warning)}", style="yellow"))
+        say(f"warning: {warning}", style="yellow", stderr=True)
     sources = "; ".join(f"{slot}: {what}" for slot, _, what in report.sources) or "no sources"
-    out.print(
-        Text(f"enriched {report.looked_up:,} new or changed address(es) of {report.addresses:,} ({sources})")
-    )
+    say(f"enriched {report.looked_up:,} new or changed address(es) of {report.addresses:,} ({sources})")
 
 
 PathOption = Annotated[Path | None, typer.Option()]
@@ -635,7 +632,7 @@ def ip(
     with opened(db, read_only=True) as con:
         report = ip_report(con, address)
     if format == "json":
-        sys.stdout.write(
+        emit(
             json.dumps(report, default=lambda v: iso(v) if isinstance(v, datetime) else str(v), indent=2)
             + "\n"
         )
@@ -644,11 +641,9 @@ def ip(
     flags = [name for name in ("tor", "vpn", "proxy", "hosting") if info.get(f"is_{name}")]
     place = ", ".join(str(v) for v in (info.get("city"), info.get("country")) if v) or "unknown place"
     network = f"AS{info['asn']} {info.get('as_org') or ''}" if info.get("asn") else "unknown network"
-    out.print(
-        Text(
-            f"{address}: {info['kind']}; {place}; {network}; flags: {', '.join(flags) or 'none'}"
-            + ("" if info.get("enriched") else " (not enriched: run workbench enrich)")
-        )
+    say(
+        f"{address}: {info['kind']}; {place}; {network}; flags: {', '.join(flags) or 'none'}"
+        + ("" if info.get("enriched") else " (not enriched: run workbench enrich)")
     )
     for title, rows in (
         ("Activity by entity", report["activity"]),
@@ -657,7 +652,7 @@ def ip(
         ("Findings", report["findings"]),
     ):
         table = Table(title=f"{title}: {len(rows)}")
-        for name in rows[0].keys() if rows else ["none"]:
+        for name in rows[0] if rows else ["none"]:
             table.add_column(cell(name), overflow="fold")
         for row in rows:
             table.add_row(*(cell(_minute(v) if isinstance(v, datetime) else v) for v in row.values()))
@@ -700,21 +695,29 @@ def _indicators(ioc: Path | None) -> list[Any]:
     except IocError as exc:
         raise fail(str(exc)) from None
     if skipped:
-        err.print(Text(f"warning: {ioc}: {len(skipped)} line(s) skipped: {', '.join(map(str, skipped[:10]))}",
-                       style="yellow"))  # fmt: skip
+        lines = ", ".join(map(str, skipped[:10]))
+        say(f"warning: {ioc}: {len(skipped)} line(s) skipped: {lines}", style="yellow", stderr=True)
     if not indicators:
         raise fail(f"{ioc}: no indicator found")
     return indicators
 
 
+def _write_file(path: Path, text: str) -> None:
+    """Write a whole file (see workbench.files) or fail with a one-line error, exit 2."""
+    from workbench.files import describe_os_error, write_atomic
+
+    try:
+        write_atomic(path, text)
+    except OSError as exc:
+        raise fail(describe_os_error(exc, path)) from None
+
+
 def _write_or_print(text: str, output: Path | None) -> None:
     if output is None:
-        sys.stdout.write(text)
+        emit(text)
         return
-    temporary = output.with_name(output.name + ".partial")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(output)  # never leave a half-written report behind
-    err.print(Text(f"wrote {output}"))
+    _write_file(output, inert(text, keep_newlines=True))
+    say(f"wrote {output}", stderr=True)
 
 
 StartOption = Annotated[str, typer.Option("--start", help="Window start, UTC (YYYY-MM-DD[THH:MM]).")]
@@ -754,19 +757,19 @@ def backcheck(
     elif format == "markdown" or output is not None:
         _write_or_print(backcheck_markdown(result), output)
     else:
-        out.print(Text(f"Back-check {scope.start:%Y-%m-%d %H:%M} to {scope.end:%Y-%m-%d %H:%M} UTC, "
-                       f"{scope.describe()}: {result.total_calls:,} API calls"))  # fmt: skip
+        say(
+            f"Back-check {scope.start:%Y-%m-%d %H:%M} to {scope.end:%Y-%m-%d %H:%M} UTC, "
+            f"{scope.describe()}: {result.total_calls:,} API calls"
+        )
         for title, items in (
             ("At risk", result.at_risk),
             ("Checked", result.checked),
             ("Changed", result.changed),
         ):
-            out.print(Text(title + ":", style="bold"))
+            say(title + ":", style="bold")
             for item in items:
-                out.print(Text("  - " + strip_control(item)))
-        out.print(
-            Text("Use --format markdown for every table (addresses, objects, API use, IOC hits, findings).")
-        )
+                say("  - " + item)
+        say("Use --format markdown for every table (addresses, objects, API use, IOC hits, findings).")
 
 
 @app.command()
@@ -782,22 +785,17 @@ def sweep(
     import json
 
     from workbench.investigate.ioc import sweep as run_sweep
-    from workbench.investigate.report import jsonable, write_csv
+    from workbench.investigate.report import csv_table, jsonable
 
     _check_choice(format, ("table", "json", "csv"), "--format")
     indicators = _indicators(ioc)
     with opened(db, read_only=True) as con:
         hits = run_sweep(con, indicators, _day_bound(since, "--since"))
     if format == "json":
-        sys.stdout.write(json.dumps(jsonable(hits), indent=2) + "\n")
+        emit(json.dumps(jsonable(hits), indent=2) + "\n")
         return
     if format == "csv":
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "hits.csv"
-            write_csv(path, hits)
-            sys.stdout.write(path.read_text(encoding="utf-8"))
+        emit(csv_table(hits))
         return
     table = Table(title=f"IOC hits: {len(hits)} of {len(indicators)} indicators")
     for name in (
@@ -846,15 +844,40 @@ def report(
         raise fail("--start and --end go together")
     scope = _scope(start, end, app_id, user, ip_address) if start and end else None
     indicators = _indicators(ioc)
+    # The command that reproduces this report, rebuilt from the parsed options (not sys.argv, which
+    # may hold other things), as words that workbench.render.shell_command quotes.
+    given: list[tuple[str, Any]] = [
+        ("--finding", finding),
+        ("--start", start),
+        ("--end", end),
+        ("--app", app_id),
+        ("--user", user),
+        ("--ip", ip_address),
+        ("--ioc", ioc),
+        ("--title", title),
+        ("--format", format),
+        ("--csv-dir", csv_dir),
+        ("--db", db),
+    ]
+    invocation = ["report", "-o", str(output)]
+    for option, value in given:
+        for item in value if isinstance(value, list) else [value]:
+            if item is not None:
+                invocation += [option, str(item)]
     with opened(db, read_only=True) as con:
         try:
-            built = build_report(con, finding or [], scope, indicators, title, " ".join(sys.argv[1:]))
+            built = build_report(con, finding or [], scope, indicators, title, invocation)
         except ValueError as exc:
             raise fail(str(exc)) from None
     _write_or_print(built.json() if format == "json" else built.markdown, output)
     if csv_dir:
-        built.write_csv(csv_dir)
-        err.print(Text(f"wrote CSV tables to {csv_dir}"))
+        try:
+            built.write_csv(csv_dir)
+        except OSError as exc:
+            from workbench.files import describe_os_error
+
+            raise fail(describe_os_error(exc, csv_dir)) from None
+        say(f"wrote CSV tables to {csv_dir}", stderr=True)
 
 
 def _profile(settings: Any, org: str | None, instance_url: str | None) -> Any:
@@ -940,12 +963,20 @@ def fetch(
         if settings.enrich.configured() and report.events_added:
             _run_enrich(con, settings.enrich)
     usage = f"; API usage {report.api_usage}" if report.api_usage else ""
-    out.print(Text(f"fetched {report.downloaded} file(s) from {profile.name}, {report.events_added:,} events added; "
-                   f"archived in {_archive_dir(db)}{usage}"))  # fmt: skip
+    say(
+        f"fetched {report.downloaded} file(s) from {profile.name}, {report.events_added:,} events added; "
+        f"archived in {_archive_dir(db)}{usage}"
+    )
+    for message in report.refused:
+        say(f"refused: {message}", style="red", stderr=True)
+    if report.refused:
+        raise typer.Exit(EXIT_BAD_INPUT)
 
 
 def _print_remote(remote: list[Any], local: set[str], usage: str) -> None:
-    table = Table(title=f"EventLogFile available remotely: {len(remote)}" + (f" ({usage})" if usage else ""))
+    table = Table(
+        title=cell(f"EventLogFile available remotely: {len(remote)}" + (f" ({usage})" if usage else ""))
+    )
     for name in ("event type", "log date", "interval", "sequence", "created", "bytes", "local"):
         table.add_column(name)
     for r in remote:
@@ -958,14 +989,22 @@ def _print_remote(remote: list[Any], local: set[str], usage: str) -> None:
 def tui(db: DbOption = None, config: ConfigOption = None) -> None:
     """Open the investigation workbench (Textual) on the store."""
     from workbench.tui import settings as tui_settings
-    from workbench.tui.app import run
 
     settings = _settings(config)
     if db is None and not resolve_db_path(None).exists():
         remembered = tui_settings.load().get("db")
         db = Path(remembered) if isinstance(remembered, str) and Path(remembered).exists() else None
     with opened(db) as con:
-        run(con, resolve_db_path(db), settings)
+        _run_tui(con, resolve_db_path(db), settings)
+
+
+def _run_tui(con: Any, db: Path, settings: Any) -> None:
+    """Run the TUI; if it stopped on an error (Textual has printed it), exit 1 with one line."""
+    from workbench.tui.app import run
+
+    code = run(con, db, settings)
+    if code:
+        raise fail("the TUI stopped on an unexpected error (shown above)", code)
 
 
 def main() -> None:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 import math
+import re
 from datetime import datetime
 from typing import Any
 
 import duckdb
 
 from workbench.config import Settings
+from workbench.render import UNSAFE_CHARACTERS as _UNSAFE
 from workbench.store.queries import query_frame
 
 _WEEKDAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
@@ -44,9 +45,20 @@ def inventory(
     return sorted(apps, key=lambda a: (-a["privilege"], -a["calls"]))
 
 
-def _toml_string(value: str) -> str:
-    # A JSON string is a valid TOML basic string (same escapes), so log text cannot break out.
-    return json.dumps(value, ensure_ascii=False)
+def toml_string(value: object) -> str:
+    """VALUE as a TOML basic string that loads back to exactly VALUE: quote and backslash escaped,
+    and every control, bidi or invisible character (which TOML forbids raw, or which would hide
+    in an editor) written as \\uXXXX / \\UXXXXXXXX. Lone surrogates cannot be written in TOML at
+    all and become U+FFFD."""
+    text = "" if value is None else str(value)
+
+    def escape(match: re.Match[str]) -> str:
+        code = ord(match.group())
+        if 0xD800 <= code <= 0xDFFF:
+            return "\\ufffd"
+        return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+    return '"' + _UNSAFE.sub(escape, text.replace("\\", "\\\\").replace('"', '\\"')) + '"'
 
 
 def _hours_window(hours: list[int]) -> str:
@@ -75,15 +87,15 @@ def starter_catalog(apps: list[dict[str, Any]]) -> str:
         weekdays = [_WEEKDAY_NAMES[d - 1] for d in app["active_weekdays"] or []]
         lines += [
             "[[integration]]",
-            f"name = {_toml_string(str(app['name'] or app['connected_app_id']))}",
-            f"connected_app_id = {_toml_string(app['connected_app_id'])}",
+            f"name = {toml_string(str(app['name'] or app['connected_app_id']))}",
+            f"connected_app_id = {toml_string(app['connected_app_id'])}",
             'owner = ""',
             'purpose = ""',
-            f"# users seen: {', '.join(json.dumps(u) for u in (app['users'] or [])[:5])}",
-            f"expected_hours = {_toml_string(_hours_window(app['active_hours'] or []))}  # UTC",
-            f"expected_weekdays = [{', '.join(_toml_string(d) for d in weekdays)}]",
-            f"egress_cidrs = [{', '.join(_toml_string(ip + '/32') for ip in app['ips'] or [] if _is_ip(ip))}]",
-            f"allowed_objects = [{', '.join(_toml_string(o) for o in app['objects'] or [])}]",
+            f"# users seen: {', '.join(toml_string(u) for u in (app['users'] or [])[:5])}",
+            f"expected_hours = {toml_string(_hours_window(app['active_hours'] or []))}  # UTC",
+            f"expected_weekdays = [{', '.join(toml_string(d) for d in weekdays)}]",
+            f"egress_cidrs = [{', '.join(toml_string(ip + '/32') for ip in app['ips'] or [] if _is_ip(ip))}]",
+            f"allowed_objects = [{', '.join(toml_string(o) for o in app['objects'] or [])}]",
             f"expected_daily_calls = {round(app['p90_daily_calls'] or 0)}",
             'bursty_days = []  # e.g. ["month_end", 15]',
             "",

@@ -10,8 +10,9 @@ import duckdb
 
 from workbench.config import Settings
 from workbench.inventory import inventory
+from workbench.render import inert
 from workbench.store.findings import load_findings
-from workbench.store.queries import describe_query, load_query, named_queries, query_frame
+from workbench.store.queries import describe_query, named_queries, query_frame
 from workbench.store.status import StoreStatus, store_status
 
 
@@ -50,21 +51,24 @@ def anomalies(con: duckdb.DuckDBPyConnection, text: str = "") -> tuple[list[dict
 
 
 def filter_findings(rows: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
-    """The findings matching the filter words."""
-    for word in text.lower().split():
+    """The findings matching the filter words (compared as shown: inert, like the suggestions)."""
+    for word in inert(text).lower().split():
         key, _, value = word.partition(":")
         if value and key in ("detector", "severity", "status", "category", "entity"):
             field = {"entity": "entity_label"}.get(key, key)
-            rows = [r for r in rows if value in str(r.get(field) or "").lower()]
+            rows = [r for r in rows if value in inert(r.get(field)).lower()]
         else:
-            rows = [r for r in rows if word in " ".join(str(r.get(k) or "") for k in
-                    ("detector", "severity", "entity_label", "entity_id", "explanation", "status")).lower()]  # fmt: skip
+            rows = [r for r in rows if word in inert(" ".join(str(r.get(k) or "") for k in
+                    ("detector", "severity", "entity_label", "entity_id", "explanation", "status"))).lower()]  # fmt: skip
     return rows
 
 
 def filter_suggestions(rows: list[dict[str, Any]]) -> list[str]:
-    """Completions for the anomaly filter: detectors, severities, statuses and entities."""
-    words = {f"detector:{r['detector']}" for r in rows} | {f"entity:{r['entity_label']}" for r in rows}
+    """Completions for the anomaly filter: detectors, severities, statuses and entities (inert:
+    the filter box shows them)."""
+    words = {inert(f"detector:{r['detector']}") for r in rows} | {
+        inert(f"entity:{r['entity_label']}") for r in rows
+    }
     words |= {f"severity:{s}" for s in ("low", "medium", "high", "critical")}
     words |= {f"status:{s}" for s in ("new", "confirmed", "benign", "false_positive")}
     return sorted(words)
@@ -102,17 +106,3 @@ def ips(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 def query_catalog() -> list[tuple[str, str]]:
     """The named queries and what each returns."""
     return [(name, describe_query(name)) for name in named_queries()]
-
-
-def run_readonly(con: duckdb.DuckDBPyConnection, sql: str, limit: int) -> tuple[list[str], list[tuple], int]:
-    """Run SQL (or a named query) in a transaction that is always rolled back: nothing it does
-    persists. Returns the columns, at most LIMIT rows, and the total row count."""
-    text = load_query(sql) if sql in named_queries() else sql
-    con.execute("BEGIN")
-    try:
-        cursor = con.execute(text)
-        columns = [d[0] for d in cursor.description or []]
-        rows = cursor.fetchall() if columns else []
-    finally:
-        con.execute("ROLLBACK")
-    return columns, rows[:limit], len(rows)

@@ -1,28 +1,29 @@
 """Alerts for scheduled runs: Slack, a JSON webhook or email, each finding sent once per target.
 
 A delivery that fails is recorded and retried on the next run: a finding is never lost, and a
-calm day sends nothing. Secrets in URLs are redacted in the state table and in messages.
+calm day sends nothing. A target URL is a secret (Slack's path, `user:pass@`, `?token=`): only its
+scheme and host are ever printed or stored (Target.label), and errors are redacted.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import smtplib
-import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
+from urllib.parse import urlsplit
 
 import duckdb
 
 from workbench.config import SmtpSettings
 from workbench.detect.base import SEVERITIES
-from workbench.render import iso, to_json
-from workbench.safe_text import strip_control
+from workbench.render import inert, iso, to_json
 from workbench.store.queries import load_query
 
 KINDS = ("slack", "webhook", "email")
@@ -41,30 +42,62 @@ class Target:
 
     @property
     def label(self) -> str:
-        """The target with the secret part of a URL (Slack's token path, query) redacted."""
+        """The target as printed and stored: for a URL only its scheme and host (credentials,
+        path, query and fragment all redacted) and a short fingerprint that tells apart two
+        targets on one host (a webhook service's channels), never any part of the secret."""
         if self.kind == "email":
-            return f"email:{self.address}"
-        redacted = re.sub(r"^(https?://[^/]+)/.*$", r"\1/...", self.address)
-        return f"{self.kind}:{redacted}"
+            return f"email:{inert(self.address)}"
+        return (
+            f"{self.kind}:{redact_url(self.address)} #{hashlib.sha256(self.address.encode()).hexdigest()[:8]}"
+        )
+
+    def redact(self, text: str) -> str:
+        """TEXT (an error message) with every part of the target's secret replaced by `…`."""
+        if self.kind == "email":
+            return inert(text)
+        parts = urlsplit(self.address)
+        secrets = [self.address, parts.netloc.rpartition("@")[0], parts.path, parts.query, parts.fragment]
+        for secret in sorted((s for s in secrets if len(s) > 1), key=len, reverse=True):
+            text = text.replace(secret, "…")
+        return inert(text)
+
+
+def redact_url(url: str) -> str:
+    """scheme://host[:port] and `/…` for whatever followed (user:password@ is dropped)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(an unparsable URL)"
+    rest = "/…" if (parts.path not in ("", "/") or parts.query or parts.fragment) else ""
+    return inert(f"{parts.scheme}://{host}{port}{rest}")
 
 
 def parse_target(text: str) -> Target:
-    """slack:https://hooks.slack.com/..., webhook:https://..., email:someone@example.com."""
+    """slack:https://hooks.slack.com/..., webhook:https://..., email:someone@example.com. Error
+    messages never repeat the value, which may hold a secret."""
     kind, sep, address = text.partition(":")
     if not sep or kind not in KINDS or not address:
-        raise NotifyError(
-            f"--notify {strip_control(text)!r}: expected slack:URL, webhook:URL or email:ADDRESS"
-        )
-    if kind in ("slack", "webhook") and not re.match(r"^https?://[^/\s]+", address):
-        raise NotifyError(f"--notify {kind}: {Target(kind, address).label} is not an http(s) URL")
-    if kind == "email" and not re.fullmatch(r"[^@\s]+@[^@\s]+", address):
-        raise NotifyError(f"--notify email: {strip_control(address)!r} is not an email address")
+        raise NotifyError(f"--notify {inert(kind)!r}: expected slack:URL, webhook:URL or email:ADDRESS")
+    if kind in ("slack", "webhook"):
+        try:
+            parts = urlsplit(address)
+            valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+        except ValueError:
+            valid = False
+        # A space or control character would make urllib fail later with the whole URL in the error.
+        if not valid or re.search(r"[\s\x00-\x1f\x7f]", address):
+            raise NotifyError(f"--notify {kind}: {redact_url(address)} is not a valid http(s) URL")
+    if kind == "email" and not re.fullmatch(r"[^@\s/:]+@[^@\s/:]+", address):
+        raise NotifyError("--notify email: expected an address like soc@example.com")
     return Target(kind, address)
 
 
 def _slack_escape(value: Any) -> str:
     # Slack's control characters: & < > (a log string must not become a link or mention).
-    return strip_control(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return inert(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _lines(findings: list[dict[str, Any]]) -> list[str]:
@@ -73,6 +106,18 @@ def _lines(findings: list[dict[str, Any]]) -> list[str]:
         f"{f['window_start']:%Y-%m-%d %H:%M} UTC: {f['explanation']} (id {f['id']})"
         for f in findings
     ]
+
+
+def _inert_data(value: Any) -> Any:
+    # A webhook's receiver often pastes these strings into a chat or a ticket: make them inert,
+    # not only JSON-escaped.
+    if isinstance(value, str):
+        return inert(value)
+    if isinstance(value, list):
+        return [_inert_data(v) for v in value]
+    if isinstance(value, dict):
+        return {inert(k): _inert_data(v) for k, v in value.items()}
+    return value
 
 
 def _post_json(url: str, payload: Any) -> None:
@@ -90,17 +135,17 @@ def _send(target: Target, findings: list[dict[str, Any]], smtp: SmtpSettings) ->
         text = "\n".join(_slack_escape(line) for line in _lines(findings))
         _post_json(target.address, {"text": f"workbench: {len(findings)} new finding(s)\n{text}"})
     elif target.kind == "webhook":
-        _post_json(target.address, {"findings": json.loads(to_json(findings))})
+        _post_json(target.address, {"findings": _inert_data(json.loads(to_json(findings)))})
     else:
         message = EmailMessage()
         worst = max(findings, key=lambda f: SEVERITIES.index(f["severity"]))
-        message["Subject"] = strip_control(
+        message["Subject"] = inert(
             f"[workbench] {len(findings)} new finding(s), worst: {worst['severity']} {worst['detector']} "
             f"on {worst['entity_label']}"
         )[:200]
         message["From"] = smtp.sender
         message["To"] = target.address
-        message.set_content("\n\n".join(strip_control(line) for line in _lines(findings)) + "\n")
+        message.set_content("\n\n".join(inert(line) for line in _lines(findings)) + "\n")
         with smtplib.SMTP(smtp.host, smtp.port, timeout=10) as client:
             if smtp.starttls:
                 client.starttls()
@@ -138,8 +183,10 @@ def notify(
         error = None
         try:
             _send(target, pending, smtp)
-        except (OSError, urllib.error.URLError, smtplib.SMTPException, NotifyError) as exc:
-            error = strip_control(str(exc)).replace(target.address, target.label)[:300]
+        except Exception as exc:
+            # Any failure is recorded and retried next run, never a traceback: tracebacks and some
+            # messages (http.client.InvalidURL) quote the whole URL, so the text is redacted too.
+            error = target.redact(f"{type(exc).__name__}: {exc}")[:300]
         now = datetime.now(UTC).replace(tzinfo=None)
         con.executemany(
             """INSERT INTO notifications VALUES (?, ?, ?, 1, ?, ?)

@@ -1,19 +1,29 @@
 """The back-check and the incident summary as Markdown, JSON and CSV.
 
-Every string that came from a log is escaped (Markdown) or neutralised (CSV) by workbench.render.
+Every string that came from a log is escaped (Markdown: text escaped and defanged, ids in literal
+code spans, commands shell-quoted in a fence they cannot close) or neutralised (CSV) by
+workbench.render, and every document is made inert as a whole before it is returned.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from workbench.files import write_atomic
 from workbench.investigate.backcheck import Backcheck
-from workbench.render import escape_markdown, findings_table, iso, md_table, neutralise_csv_cell
+from workbench.render import (
+    code_block,
+    code_span,
+    csv_text,
+    escape_markdown,
+    findings_table,
+    inert,
+    iso,
+    md_table,
+)
 
 CONTAINMENT = [
     "Revoke every OAuth access and refresh token of the affected connected app (Setup > Connected Apps "
@@ -110,7 +120,7 @@ def backcheck_sections(b: Backcheck, level: str = "##") -> list[str]:
 
 def backcheck_markdown(b: Backcheck) -> str:
     """A stand-alone back-check document."""
-    return "\n".join(["# Back-check", "", *backcheck_sections(b)]) + "\n"
+    return inert("\n".join(["# Back-check", "", *backcheck_sections(b)]) + "\n", keep_newlines=True)
 
 
 def jsonable(value: Any) -> Any:
@@ -182,8 +192,11 @@ def incident_report(
     ip_info: dict[str, dict[str, Any]],
     commands: list[str],
     generated: datetime,
+    queries_used: list[str] | None = None,
 ) -> str:
-    """The incident summary: an executive can read the top, an engineer the rest."""
+    """The incident summary: an executive can read the top, an engineer the rest. COMMANDS are
+    command lines already quoted by workbench.render.shell_command."""
+    queries_used = queries_used or []
     timeline = sorted(findings, key=lambda f: f["window_start"])
     request_ids = [r for f in findings for r in (f.get("evidence") or {}).get("request_ids", [])][:20]
     named_ips = sorted({ip for f in findings for ip in (f.get("evidence") or {}).get("ips", [])})
@@ -215,20 +228,21 @@ def incident_report(
         "",
         "## Containment checklist (token abuse)", "", *[f"- [ ] {x}" for x in CONTAINMENT], "",
         "## Evidence", "", "Sample request ids (REQUEST_ID in the event logs):", "",
-        *[f"- `{escape_markdown(r)}`" for r in request_ids], "",
+        *[f"- {code_span(r)}" for r in request_ids], "",
         "## Appendix: how this report was produced", "",
-        "Run these against the same database to reproduce it:", "",
-        "```", *[c.replace("```", "'''") for c in commands], "```", "",
+        "Run these against the same database to reproduce it (every value is shell-quoted):", "",
+        *code_block(commands), "",
+        "Queries used (in queries/): " + escape_markdown(", ".join(queries_used)), "",
     ]  # fmt: skip
-    return "\n".join(lines) + "\n"
+    return inert("\n".join(lines) + "\n", keep_newlines=True)
+
+
+def csv_table(rows: list[dict[str, Any]]) -> str:
+    """One table as CSV text: cells neutralised, lists and dicts as JSON."""
+    headers = list(rows[0]) if rows else ["none"]
+    return csv_text(headers, [[jsonable(v) for v in row.values()] for row in rows])
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    """One table as CSV: cells neutralised, lists and dicts as JSON."""
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        headers = list(rows[0]) if rows else ["none"]
-        writer.writerow(headers)
-        for row in rows:
-            cells = [json.dumps(jsonable(v)) if isinstance(v, list | dict) else iso(v) for v in row.values()]
-            writer.writerow([neutralise_csv_cell(c) for c in cells])
+    """One table as a CSV file, written whole (workbench.files.write_atomic)."""
+    write_atomic(path, csv_table(rows))

@@ -14,6 +14,7 @@ from workbench.investigate.backcheck import Backcheck, run_backcheck
 from workbench.investigate.ioc import Indicator
 from workbench.investigate.report import backcheck_dict, incident_report, jsonable, write_csv
 from workbench.investigate.scope import Scope
+from workbench.render import shell_command
 from workbench.store.findings import FindingError, load_findings, resolve_id
 from workbench.store.queries import query_frame
 
@@ -81,9 +82,10 @@ def build_report(
     scope: Scope | None,
     indicators: list[Indicator],
     title: str,
-    invocation: str,
+    invocation: list[str],
 ) -> BuiltReport:
-    """Select findings, back-check their window and scope, and render the incident summary."""
+    """Select findings, back-check their window and scope, and render the incident summary.
+    INVOCATION is the command's words after `workbench` (quoted when printed)."""
     findings = select_findings(con, ids)
     if not findings and scope is None:
         raise ValueError("no finding to report: pass --finding ID, confirm findings with `workbench triage`, "
@@ -94,17 +96,21 @@ def build_report(
         {ip for f in findings for ip in f["evidence"].get("ips", [])} | {r["ip"] for r in result.ips}
     )
     ip_info = {r["ip"]: r for r in query_frame(con, "ip_info_all").to_dicts() if r["ip"] in named}
-    scope_args = " ".join([f"--app {a}" for a in scope.apps] + [f"--user {u}" for u in scope.users]
-                          + [f"--ip {i}" for i in scope.ips])  # fmt: skip
+    scope_args = [*(("--app", a) for a in scope.apps), *(("--user", u) for u in scope.users),
+                  *(("--ip", i) for i in scope.ips)]  # fmt: skip
+    detectors = sorted({f["detector"] for f in findings})
+    # Log-derived values (app ids, users, addresses) go into these commands: one quoting rule,
+    # workbench.render.shell_command, so none can end the argument and start a command.
     commands = [
-        f"workbench {invocation}".strip(),
-        f"workbench backcheck --start {scope.start:%Y-%m-%dT%H:%M} --end {scope.end:%Y-%m-%dT%H:%M} {scope_args} "
-        "--format markdown",
-        "workbench findings --format json" + "".join(f" --detector {d}" for d in sorted({f['detector'] for f in findings})),
-        *(f"workbench ip {ip}" for ip in named[:5]),
-        "queries used (in queries/): " + ", ".join(BACKCHECK_QUERIES),
+        shell_command("workbench", *invocation),
+        shell_command(
+            "workbench", "backcheck", "--start", f"{scope.start:%Y-%m-%dT%H:%M}", "--end",
+            f"{scope.end:%Y-%m-%dT%H:%M}", *(word for pair in scope_args for word in pair), "--format", "markdown",
+        ),
+        shell_command("workbench", "findings", "--format", "json", *(w for d in detectors for w in ("--detector", d))),
+        *(shell_command("workbench", "ip", ip) for ip in named[:5]),
     ]  # fmt: skip
     markdown = incident_report(
-        title, findings, result, ip_info, commands, datetime.now(UTC).replace(tzinfo=None)
+        title, findings, result, ip_info, commands, datetime.now(UTC).replace(tzinfo=None), BACKCHECK_QUERIES
     )
     return BuiltReport(markdown, findings, result)

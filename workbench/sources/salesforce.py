@@ -22,6 +22,8 @@ import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
 
+from workbench.files import describe_os_error, write_atomic
+from workbench.render import inert
 from workbench.store.ingest import ingest_paths
 from workbench.store.queries import first_row
 
@@ -126,12 +128,26 @@ class RemoteFile:
     created: str
     length: int
 
+    def invalid_name(self) -> str | None:
+        """Why this record's values cannot name a file or a URL path, or None if they can. They
+        come from the API and become path parts (and the download URL): only plain names pass."""
+        checks = (
+            ("Id", self.id, _NAME),
+            ("EventType", self.event_type, _NAME),
+            ("LogDate", self.log_date[:10], _DAY),
+            ("Interval", self.interval, _NAME),
+        )
+        for field_name, value, pattern in checks:
+            if not pattern.fullmatch(value):
+                return f"{field_name} {inert(value)!r} is not a plain name ({pattern.pattern})"
+        return None
+
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> RemoteFile:
         """From a SOQL query record."""
         return cls(
-            record["Id"], record["EventType"], record["LogDate"], record.get("Interval") or "Daily",
-            int(record.get("Sequence") or 0), record["CreatedDate"], int(record.get("LogFileLength") or 0),
+            str(record["Id"]), str(record["EventType"]), str(record["LogDate"]), str(record.get("Interval") or "Daily"),
+            int(record.get("Sequence") or 0), str(record["CreatedDate"]), int(record.get("LogFileLength") or 0),
         )  # fmt: skip
 
 
@@ -170,6 +186,7 @@ class FetchReport:
     events_added: int = 0
     api_usage: str = ""
     files: list[RemoteFile] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # one message per file not fetched
 
 
 class Fetcher:
@@ -270,6 +287,13 @@ class Fetcher:
         """Download, archive (gzipped, as evidence) and ingest each file, advancing the cursor."""
         report = FetchReport(listed=len(files), files=files)
         for index, remote in enumerate(files, start=1):
+            problem = remote.invalid_name()
+            if problem:
+                # Refused before any request or path is built from it; later files move the cursor on.
+                report.refused.append(f"EventLogFile {inert(remote.id)!r}: {problem}")
+                if on_file:
+                    on_file(index, len(files), remote)
+                continue
             body = self._download(remote)
             path = self._archive(remote, body)
             ingest = ingest_paths(self.con, [path], default_org=self.profile.org_id)
@@ -296,14 +320,15 @@ class Fetcher:
         return report
 
     def _archive(self, remote: RemoteFile, body: bytes) -> Path:
-        folder = self.archive / _safe(self.org_key) / _safe(remote.event_type)
-        folder.mkdir(parents=True, exist_ok=True)
-        name = f"{remote.log_date[:10]}_{remote.interval}_{remote.sequence}_{_safe(remote.id)}.csv.gz"
-        path = folder / name
-        partial = path.with_name(name + ".partial")
-        partial.write_bytes(gzip.compress(body, mtime=0))
-        partial.replace(path)  # never a half-written archive file
-        return path
+        # The API's names were checked by RemoteFile.invalid_name; the org key comes from the
+        # settings file and is made a plain name here.
+        folder = self.archive / _safe(self.org_key) / remote.event_type
+        path = folder / f"{remote.log_date[:10]}_{remote.interval}_{remote.sequence}_{remote.id}.csv.gz"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            return write_atomic(path, gzip.compress(body, mtime=0))  # never a half-written file
+        except OSError as exc:
+            raise FetchError(describe_os_error(exc, path)) from None
 
     def local_ids(self) -> set[str]:
         """EventLogFile ids already fetched for this org."""
@@ -325,5 +350,10 @@ def _usage(sf: Salesforce) -> str:
     return f"api-usage={total.used}/{total.total}" if total is not None and hasattr(total, "used") else ""
 
 
+_NAME = re.compile(r"[A-Za-z0-9_]+")
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _safe(value: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", value)
+    """A plain folder name (no dots: `..` cannot climb out of the archive)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", value) or "_"

@@ -12,10 +12,14 @@ from typing import Any
 
 import duckdb
 from textual.app import App, ComposeResult
+from textual.notifications import SeverityLevel
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from workbench.config import Settings
+from workbench.console import lock_down
+from workbench.files import describe_os_error, write_atomic
 from workbench.investigate.scope import Scope
+from workbench.render import inert
 from workbench.tui import settings as saved
 from workbench.tui.commands import PANES, WorkbenchCommands, bindings
 from workbench.tui.screens.modals import HelpScreen, PromptScreen
@@ -51,6 +55,10 @@ class WorkbenchApp(App[None]):
         super().__init__()
         self.con = con
         self.db_path = db_path
+        # The Queries pane's console shares this process's store instance (DuckDB allows no second,
+        # read-only one beside it), so the instance itself is kept to the store's own files.
+        if not con.execute("SELECT current_setting('lock_configuration')").fetchall()[0][0]:
+            lock_down(con, db_path)
         self.settings = settings or Settings()
         last = con.execute("SELECT max(last_ts) FROM hourly_activity").fetchall()[0][0]
         # The time in focus, shared by the panes (lnav-style): starts at the latest event.
@@ -58,7 +66,7 @@ class WorkbenchApp(App[None]):
         self.focus_entity: str | None = None
         self.backcheck_scope: Scope | None = None
         self.history: list[str] = []
-        self.sub_title = str(db_path)
+        self.sub_title = inert(db_path)
         theme = saved.load().get("theme")
         if isinstance(theme, str) and theme in self.available_themes:
             self.theme = theme
@@ -80,6 +88,19 @@ class WorkbenchApp(App[None]):
         saved.save({"db": str(self.db_path.resolve())})
         self.pane("overview").ensure_loaded()
         self.pane("anomalies").ensure_loaded()
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every toast (widgets' too) shows its text literally: messages carry log strings and
+        exception text, which must never be read as markup (a `[@click=...]` would be an action)."""
+        super().notify(inert(message), title=inert(title), severity=severity, timeout=timeout, markup=False)
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # let everything be collected normally again once the UI is gone
@@ -186,17 +207,18 @@ class WorkbenchApp(App[None]):
                 return
             target = Path(path).expanduser()
             try:
-                partial = target.with_name(target.name + ".partial")
-                partial.write_text(text, encoding="utf-8")
-                partial.replace(target)
+                write_atomic(target, inert(text, keep_newlines=True))
             except OSError as exc:
-                self.notify(f"cannot write {target}: {exc.strerror or exc}", severity="error")
+                self.notify(describe_os_error(exc, target), severity="error")
                 return
             self.notify(f"wrote {target}", timeout=4)
 
         self.push_screen(PromptScreen("Export Markdown to:", default), write)
 
 
-def run(con: duckdb.DuckDBPyConnection, db_path: Path, settings: Settings) -> None:
-    """Open the TUI on an open store (blocks until the user quits)."""
-    WorkbenchApp(con, db_path, settings).run()
+def run(con: duckdb.DuckDBPyConnection, db_path: Path, settings: Settings) -> int:
+    """Open the TUI on an open store (blocks until the user quits); the exit code: 0, or non-zero
+    if the app stopped on an unhandled error."""
+    app = WorkbenchApp(con, db_path, settings)
+    app.run()
+    return app.return_code or 0

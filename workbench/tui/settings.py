@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from workbench.files import write_atomic
+
 
 def settings_path() -> Path:
     """$WORKBENCH_TUI_SETTINGS, else $XDG_CONFIG_HOME/workbench/tui.json, else ~/.config/..."""
@@ -31,6 +33,6 @@ def save(values: dict[str, Any]) -> None:
     path = settings_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({**load(), **values}, indent=2), encoding="utf-8")
+        write_atomic(path, json.dumps({**load(), **values}, indent=2))
     except OSError:
         pass

@@ -14,7 +14,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import DataTable, Input, Sparkline, Static
 
 from workbench import views
-from workbench.safe_text import strip_control
+from workbench.render import inert
 from workbench.store.findings import set_triage
 from workbench.tui.widgets.common import SEVERITY_STYLE, Pane, WorkbenchTable, literal
 
@@ -91,20 +91,16 @@ class AnomaliesPane(Pane):
     def describe(self, f: dict[str, Any]) -> None:
         detail = Text()
         detail.append(f"{f['severity'].upper()} {f['score']}  ", style=SEVERITY_STYLE.get(f["severity"], ""))
-        detail.append(f"{strip_control(f['detector'])} ({strip_control(f['category'])})\n", style="bold")
-        detail.append(
-            f"{strip_control(f['entity_label'])}  [{strip_control(f['entity_type'])} {strip_control(f['entity_id'])}]\n"
-        )
+        detail.append(f"{inert(f['detector'])} ({inert(f['category'])})\n", style="bold")
+        detail.append(f"{inert(f['entity_label'])}  [{inert(f['entity_type'])} {inert(f['entity_id'])}]\n")
         detail.append(f"{f['window_start']:%Y-%m-%d %H:%M} to {f['window_end']:%Y-%m-%d %H:%M} UTC\n\n")
-        detail.append(strip_control(f["explanation"]) + "\n\n")
+        detail.append(inert(f["explanation"]) + "\n\n")
         detail.append(f"observed {f['observed']}   baseline {f['baseline']}\n", style="italic")
         detail.append(
-            f"status: {f['status']}"
-            + (f"  note: {strip_control(f['note'])}" if f.get("note") else "")
-            + "\n\n"
+            f"status: {f['status']}" + (f"  note: {inert(f['note'])}" if f.get("note") else "") + "\n\n"
         )
         detail.append("evidence\n", style="bold")
-        detail.append(strip_control(json.dumps(f["evidence"], default=str, indent=1))[:1500])
+        detail.append(inert(json.dumps(f["evidence"], default=str, indent=1))[:1500])
         self.query_one("#anomaly-detail", Static).update(detail)
         self.sparkline_for(f["entity_id"], f["window_start"])
 
@@ -135,6 +131,6 @@ class AnomaliesPane(Pane):
             self.fail(exc)
             return
         self.app.notify(
-            f"{finding['detector']} on {strip_control(finding['entity_label'])}: {status}", timeout=3
+            inert(f"{finding['detector']} on {finding['entity_label']}: {status}"), timeout=3, markup=False
         )
         self.load()

@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable
 
-from workbench.safe_text import strip_control
+from workbench.render import inert
 
 if TYPE_CHECKING:
     from workbench.tui.app import WorkbenchApp
@@ -27,7 +27,7 @@ def literal(value: Any, style: str = "") -> Text:
         value = value.strftime("%Y-%m-%d %H:%M")
     elif isinstance(value, int) and not isinstance(value, bool):
         value = f"{value:,}"
-    return Text(strip_control(value), style=style)
+    return Text(inert(value), style=style)
 
 
 class WorkbenchTable(DataTable[Text]):
@@ -59,7 +59,7 @@ class WorkbenchTable(DataTable[Text]):
         column = min(self.cursor_column, len(row) - 1)
         value = row[column].plain if isinstance(row[column], Text) else str(row[column])
         self.app.copy_to_clipboard(value)
-        self.app.notify(f"copied: {value[:60]}", timeout=2)
+        self.app.notify(f"copied: {value[:60]}", timeout=2, markup=False)
 
     def action_sort_column(self) -> None:
         if not self.columns:
@@ -117,5 +117,7 @@ class Pane(Vertical):
         self.app.call_from_thread(show, data)
 
     def fail(self, error: BaseException) -> None:
-        """Show a worker's error as a notification, never a crash."""
-        self.app.notify(strip_control(f"{type(error).__name__}: {error}")[:300], severity="error", timeout=8)
+        """Show a worker's error as a notification, never a crash (its text is never markup)."""
+        self.app.notify(
+            inert(f"{type(error).__name__}: {error}")[:300], severity="error", timeout=8, markup=False
+        )

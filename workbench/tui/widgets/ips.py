@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Static
 
 from workbench import views
 from workbench.enrich.service import ip_report
-from workbench.safe_text import strip_control
+from workbench.render import inert
 from workbench.tui.widgets.common import Pane, WorkbenchTable, literal
 
 
@@ -55,14 +55,14 @@ class IpsPane(Pane):
 
     def _show_detail(self, report: dict[str, Any]) -> None:
         info = report["info"]
-        text = Text(f"{strip_control(info['ip'])}: {info['kind']}", style="bold")
-        text.append("\n" + "; ".join(strip_control(f"{a['entity']}: {a['calls']:,} calls "
+        text = Text(f"{inert(info['ip'])}: {info['kind']}", style="bold")
+        text.append("\n" + "; ".join(inert(f"{a['entity']}: {a['calls']:,} calls "
                                                    f"{a['first_seen']:%Y-%m-%d %H:%M}..{a['last_seen']:%Y-%m-%d %H:%M}")
                                      for a in report["activity"][:4]))  # fmt: skip
-        text.append("\nobjects: " + ", ".join(strip_control(o["object"]) for o in report["objects"][:8]))
+        text.append("\nobjects: " + ", ".join(inert(o["object"]) for o in report["objects"][:8]))
         text.append(
             "\nstatus: "
-            + ", ".join(f"{strip_control(s['status'])} x{s['events']}" for s in report["status_codes"][:6])
+            + ", ".join(f"{inert(s['status'])} x{s['events']}" for s in report["status_codes"][:6])
         )
         text.append(f"\nfindings: {len(report['findings'])}")
         self.query_one("#ip-detail", Static).update(text)

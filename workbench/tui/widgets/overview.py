@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.widgets import Static
 
 from workbench import views
-from workbench.safe_text import strip_control
+from workbench.render import inert
 from workbench.store.status import StoreStatus
 from workbench.tui.widgets.common import SEVERITY_STYLE, Pane, WorkbenchTable, literal
 
@@ -36,7 +36,7 @@ class OverviewPane(Pane):
 
     def show(self, data: views.Overview) -> None:
         status = data.status
-        self.query_one("#overview-totals", Static).update(Text(
+        self.query_one("#overview-totals", Static).update(literal(
             f"{len(status.orgs)} org(s): {', '.join(status.orgs)}  |  {status.events:,} events from "
             f"{status.first_event:%Y-%m-%d} to {status.last_event:%Y-%m-%d}  |  "
             f"{status.total_files - status.refused_files} files, {status.refused_files} refused, "
@@ -74,7 +74,7 @@ def _calendar(status: StoreStatus) -> Text:
         missing = set(c.missing_days)
         begin = c.first_event.date() if c.first_event else last
         end = c.last_event.date() if c.last_event else last
-        text.append(strip_control(f"{c.org_id} {c.event_type}").ljust(width) + " ")
+        text.append(inert(f"{c.org_id} {c.event_type}").ljust(width) + " ")
         day = first
         while day <= last:
             if day < begin or day > end:

@@ -11,13 +11,15 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from workbench import views
+from workbench.console import ConsoleError, ConsoleResult, run_console
 from workbench.tui.widgets.common import Pane, WorkbenchTable, literal
 
 ROW_CAP = 1000
 
 
 class QueriesPane(Pane):
-    """Pick a query (enter) or type SQL; nothing it does is kept (it runs in a rolled-back transaction)."""
+    """Pick a query (enter) or type SQL: one read-only statement through workbench.console, the
+    same runner as `workbench query`."""
 
     def compose(self) -> ComposeResult:
         yield OptionList(*(Option(Text(f"{name}: {about}"), id=name) for name, about in views.query_catalog()),
@@ -39,13 +41,23 @@ class QueriesPane(Pane):
 
     @work(thread=True, exclusive=True, group="query")
     def run_sql(self, sql: str) -> None:
-        self.fetch(lambda cursor: views.run_readonly(cursor, sql, ROW_CAP), self.show)
+        self.fetch(lambda cursor: self._run(cursor, sql), self.show)
 
-    def show(self, result: tuple[list[str], list[tuple[Any, ...]], int]) -> None:
-        columns, rows, total = result
+    def _run(self, cursor: Any, sql: str) -> ConsoleResult | str:
+        try:
+            return run_console(cursor, sql, ROW_CAP)
+        except ConsoleError as exc:
+            return f"query failed: {exc}"  # shown in the status line, like the CLI's message
+
+    def show(self, result: ConsoleResult | str) -> None:
+        status = self.query_one("#query-status", Static)
+        if isinstance(result, str):
+            status.update(literal(result, "red"))
+            return
         table = self.query_one("#query-results", WorkbenchTable)
         table.clear(columns=True)
-        table.add_columns(*columns)
-        for row in rows:
+        # Column names come from the SQL (and so from whoever wrote it): Text, never markup.
+        table.add_columns(*(literal(name) for name in result.columns))
+        for row in result.rows:
             table.add_row(*(literal(v) for v in row))
-        self.query_one("#query-status", Static).update(Text(f"{len(rows):,} of {total:,} rows"))
+        status.update(literal(result.summary))

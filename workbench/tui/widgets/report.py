@@ -29,7 +29,7 @@ class ReportPane(Pane):
     def load(self) -> None:
         try:
             built = build_report(self.workbench.cursor(), [], self.workbench.backcheck_scope, [],
-                                 "Incident summary: SaaS integration token abuse", "tui")  # fmt: skip
+                                 "Incident summary: SaaS integration token abuse", ["tui"])  # fmt: skip
         except ValueError as exc:
             self.app.call_from_thread(self._message, f"Nothing to report yet: {exc}")
             return

@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.widgets import Select, Sparkline, Static
 
 from workbench import views
-from workbench.safe_text import strip_control
+from workbench.render import inert
 from workbench.tui.widgets.common import Pane, WorkbenchTable, literal
 
 ZOOM_DAYS = (1, 3, 7, 14, 30)
@@ -52,7 +52,8 @@ class TimelinePane(Pane):
 
     def _set_entities(self, entities: list[dict[str, Any]]) -> None:
         select = self.query_one("#timeline-entity", Select)
-        options = [(strip_control(f"{e['label']} ({e['entity_type']}, {e['calls']:,} calls)"), e["entity_id"])
+        # Text prompts: an entity label from the logs is shown as it is, never read as markup.
+        options = [(Text(inert(f"{e['label']} ({e['entity_type']}, {e['calls']:,} calls)")), e["entity_id"])
                    for e in entities]  # fmt: skip
         select.set_options(options)
         wanted = self.entity_id or (entities[0]["entity_id"] if entities else None)
@@ -98,7 +99,7 @@ class TimelinePane(Pane):
             f"{len(marks)} finding(s)\n"
         )
         for f in marks[:6]:
-            summary.append(f"  ▲ {f['window_start']:%m-%d %H:%M} {strip_control(f['detector'])} ({f['severity']})\n",
+            summary.append(f"  ▲ {f['window_start']:%m-%d %H:%M} {inert(f['detector'])} ({f['severity']})\n",
                            style="red" if f["severity"] in ("high", "critical") else "yellow")  # fmt: skip
         self.query_one("#timeline-summary", Static).update(summary)
         by_hour: dict[datetime, list[str]] = {}
