@@ -83,16 +83,47 @@ def test_json_contract_and_stable_ids_and_triage_survive_rescans(db: Path) -> No
         app, ["triage", finding[:8], "--status", "confirmed", "--note", "token abuse", "--db", str(db)]
     )
     assert triaged.exit_code == 0, triaged.output
-    second = scan_json(db)
+    second = scan_json(db, "--all")
     assert [f["id"] for f in second] == [f["id"] for f in first]
     listed = runner.invoke(app, ["findings", "--status", "confirmed", "--format", "json", "--db", str(db)])
     (kept,) = json.loads(listed.stdout)
     assert kept["id"] == finding and kept["status"] == "confirmed" and kept["note"] == "token abuse"
 
 
+def test_default_scan_judges_every_day_with_history_then_only_new_days(db: Path) -> None:
+    first = runner.invoke(app, ["scan", "--db", str(db), "--format", "json"])
+    # sample_logs/ starts on 2025-10-18: the first 7 days are history only.
+    assert "judging 28 day(s), 2025-10-25 to 2025-11-21" in first.stderr
+    assert {f["window_start"][:10] for f in json.loads(first.stdout)} >= {"2025-11-18", "2025-11-19"}
+    again = runner.invoke(app, ["scan", "--db", str(db), "--format", "json"])
+    assert "judging 1 day(s), 2025-11-21 to 2025-11-21" in again.stderr and "since the last scan" in again.stderr
+    early = runner.invoke(app, ["scan", "--db", str(db), "--since", "2025-10-18", "--until", "2025-10-30"])
+    assert "not judged for too little history" in early.stderr and "2025-10-18 to 2025-10-24" in early.stderr
+
+
+def test_a_failing_detector_leaves_the_others_and_exit_4(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from workbench.detect import registry
+
+    def broken(ctx: object, params: object) -> list:
+        raise TypeError("expected a number, got Decimal('3')")
+
+    detectors = [replace(d, run=broken) if d.name == "off_hours" else d for d in registry.DETECTORS]
+    monkeypatch.setattr(registry, "DETECTORS", detectors)
+    result = runner.invoke(app, ["scan", "--db", str(db), "--format", "json"])
+    assert result.exit_code == 4
+    assert "detector off_hours failed" in result.stderr and "Decimal('3')" in result.stderr
+    findings = json.loads(result.stdout)  # still a valid array
+    assert findings and "off_hours" not in {f["detector"] for f in findings}
+    assert "Traceback" not in result.output
+
+
 def test_fail_on_gives_exit_1_for_cron(db: Path) -> None:
     assert runner.invoke(app, ["scan", "--db", str(db), "--fail-on", "critical"]).exit_code == 1
-    quiet = runner.invoke(app, ["scan", "--db", str(db), "--detector", "schedule_shift", "--fail-on", "low"])
+    quiet = runner.invoke(
+        app, ["scan", "--db", str(db), "--all", "--detector", "schedule_shift", "--fail-on", "low"]
+    )
     assert quiet.exit_code == 0
 
 
@@ -104,7 +135,7 @@ def test_suppression_is_scoped_and_keeps_the_findings(db: Path) -> None:
     done = runner.invoke(app, ["suppress", "--detector", "new_ip", "--entity", target, "--reason", "vendor moved",
                                "--db", str(db)])  # fmt: skip
     assert done.exit_code == 0 and "2 stored finding(s)" in done.output  # one per day
-    shown = {f["detector"] for f in scan_json(db)}
+    shown = {f["detector"] for f in scan_json(db, "--all")}
     assert "new_ip" not in shown and "off_hours" in shown
     everything = runner.invoke(app, ["findings", "--include-suppressed", "--format", "json", "--db", str(db)])
     assert sum(1 for f in json.loads(everything.stdout) if f["suppressed"]) == 2

@@ -21,7 +21,7 @@ from rich.text import Text
 from workbench.render import inert, shell_command
 from workbench.store.db import DatabaseBusy, StoreError, open_store, resolve_db_path
 
-EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 3
+EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT, EXIT_BUSY, EXIT_INCOMPLETE = 0, 1, 2, 3, 4
 
 app = typer.Typer(
     add_completion=False,
@@ -272,15 +272,13 @@ def demo(
             f"{report.count('skipped')} files already there)"
         )
         _print_status(con)
-        from workbench.detect.registry import build_context, default_window, run_detectors
-        from workbench.store.findings import save_findings
+        from workbench.detect.scan import judged_days, run_scan
 
-        start, end = default_window(con)
-        frame = run_detectors(build_context(con, _settings(None), start, end))
-        save_findings(con, frame)
+        result = run_scan(con, _settings(None), judged_days(con, all_days=True))
+        frame = result.findings
         serious = frame.filter(frame["severity"].is_in(["high", "critical"])).height
         say(
-            f"scan of the last 7 days: {frame.height} finding(s), {serious} high or critical "
+            f"scan, {result.days.describe()}: {frame.height} finding(s), {serious} high or critical "
             "(the planted incident: sample_logs/README.md)"
         )
         if open_tui and sys.stdin.isatty() and sys.stdout.isatty():
@@ -386,12 +384,13 @@ def _day_bound(value: str | None, option: str, end: bool = False) -> datetime | 
 def scan(
     db: DbOption = None,
     config: ConfigOption = None,
-    since: Annotated[
-        str | None, typer.Option(help="First day to report (default: 7 days before the last event).")
-    ] = None,
+    since: Annotated[str | None, typer.Option(help="First day to judge (YYYY-MM-DD).")] = None,
     until: Annotated[
-        str | None, typer.Option(help="Last day to report (default: the last day with events).")
+        str | None, typer.Option(help="Last day to judge (default: the last day with events).")
     ] = None,
+    all_days: Annotated[
+        bool, typer.Option("--all", help="Judge every day with 7 days of history again, not only new days.")
+    ] = False,
     detector: Annotated[list[str] | None, typer.Option(help="Only these detectors (repeatable).")] = None,
     min_severity: Annotated[
         str, typer.Option(help="Show findings at or above: low, medium, high, critical.")
@@ -406,18 +405,23 @@ def scan(
     ] = None,
     notify_min_severity: Annotated[str, typer.Option(help="Alert on findings at or above this.")] = "high",
 ) -> None:
-    """Run the detector suite, store the findings (same id on re-run) and print them."""
-    from workbench.detect.base import SEVERITIES
-    from workbench.detect.registry import build_context, default_window, detector_names, run_detectors
-    from workbench.store.findings import load_findings, save_findings
+    """Judge days with the detector suite, store the findings (same id on re-run) and print them.
+
+    A store never scanned has every day with 7 days of history before it judged; after that the
+    days since the last scan (a daily cron stays incremental). Exit 4 if a detector failed (the
+    others' findings are stored and printed)."""
+    from workbench.config import ConfigError
+    from workbench.detect.registry import check_settings, detector_names
+    from workbench.detect.scan import judged_days, run_scan
+    from workbench.findings import SEVERITIES
+    from workbench.investigate.notify import NotifyError, parse_target
+    from workbench.investigate.notify import notify as send_alerts
+    from workbench.store.findings import load_findings
 
     _check_choice(format, FORMATS, "--format")
     _check_choice(min_severity, SEVERITIES, "--min-severity")
     _check_choice(fail_on, SEVERITIES, "--fail-on")
     _check_choice(notify_min_severity, SEVERITIES, "--notify-min-severity")
-    from workbench.investigate.notify import NotifyError, parse_target
-    from workbench.investigate.notify import notify as send_alerts
-
     try:
         targets = [parse_target(t) for t in notify or []]
     except NotifyError as exc:
@@ -426,16 +430,22 @@ def scan(
     if unknown:
         raise fail(f"unknown detector(s) {', '.join(unknown)}; detectors: {', '.join(detector_names())}")
     settings = _settings(config)
+    try:
+        check_settings(settings)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    first, last = _parse_date(since, "--since"), _parse_date(until, "--until")
+    if first and last and first > last:
+        raise fail(f"--since {since} is after --until {until}")
     with opened(db) as con:
-        default_start, default_end = default_window(con)
-        start = _day_bound(since, "--since") or default_start
-        end = _day_bound(until, "--until", end=True) or default_end
-        if start >= end:
-            raise fail(f"--since {since} is after --until {until}")
-        say(f"scanning {start:%Y-%m-%d} to {end - timedelta(days=1):%Y-%m-%d} (UTC)", stderr=True)
-        frame = run_detectors(build_context(con, settings, start, end), detector)
-        save_findings(con, frame)
-        ids = frame["id"].to_list()
+        days = judged_days(con, first, last, all_days)
+        say(days.describe(), stderr=True)
+        result = run_scan(con, settings, days, detector)
+        for failure in result.failures:
+            say(
+                f"detector {failure.detector} failed, its findings are missing: {failure.reason}", "red", True
+            )
+        ids = result.findings["id"].to_list()
         shown = load_findings(con, min_severity=min_severity, ids=ids) if ids else []
         for delivery in send_alerts(con, targets, notify_min_severity, settings.smtp):
             if delivery.error:
@@ -443,6 +453,8 @@ def scan(
             elif delivery.sent:
                 say(f"alerted {delivery.target}: {delivery.sent} finding(s)", stderr=True)
     _print_findings(shown, format, with_triage=False, title="Findings")
+    if not result.complete:
+        raise typer.Exit(EXIT_INCOMPLETE)
     if fail_on and any(SEVERITIES.index(f["severity"]) >= SEVERITIES.index(fail_on) for f in shown):
         raise typer.Exit(EXIT_FINDINGS)
 
