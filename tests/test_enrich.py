@@ -3,9 +3,10 @@ the enrich and ip commands, and the detectors that use ip_info."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import shutil
-from datetime import timedelta
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -14,11 +15,9 @@ from mmdb_writer import MMDBWriter
 from netaddr import IPSet
 from typer.testing import CliRunner
 
-from tests.detect_fixtures import APP, END, at, context, history, row
+from tests.detect.test_detectors_store import APP, END, TOR_IP, Logs, days_before, fired, scan
 from workbench.cli import app
 from workbench.config import CatalogEntry, EnrichConfig, Settings
-from workbench.detect import geo_identity
-from workbench.detect.base import severity_for
 from workbench.enrich.service import classify, lookup, open_sources
 from workbench.enrich.sources import SourceError, load_networks, load_tor_exits, open_database
 
@@ -214,70 +213,93 @@ def test_enrich_command_is_incremental_and_reports_bad_sources(enriched_db: Path
     assert none.exit_code == 2 and "no enrichment source" in none.output
 
 
-# detectors on fixtures -------------------------------------------------------------------------
+# geo detectors through a real store ------------------------------------------------------------
 
 
-def ip_info(*rows: dict) -> pl.DataFrame:
-    base = {"kind": "public", "country_code": "US", "country": "United States", "city": "Ashburn",
-            "latitude": 39.04, "longitude": -77.49, "accuracy_km": 20, "asn": 14618, "as_org": "Amazon.com, Inc.",
-            "is_tor": False, "is_vpn": False, "is_proxy": False, "is_hosting": True, "network_labels": [],
-            "allowlists": []}  # fmt: skip
-    return pl.DataFrame([base | r for r in rows])
+@pytest.fixture
+def store_logs(tmp_path: Path) -> Iterator[Logs]:
+    built = Logs(tmp_path)
+    yield built
+    for con in built.connections:
+        con.close()
 
 
-BERLIN = {"ip": "185.220.101.1", "country_code": "DE", "country": "Germany", "city": "Berlin", "latitude": 52.52,
-          "longitude": 13.41, "asn": 60729, "as_org": "Stiftung Erneuerbare Freiheit", "is_tor": True,
-          "is_hosting": False}  # fmt: skip
+def geo_sources(dbs: dict[str, Path]) -> dict[str, Path]:
+    return {"city": dbs["city"], "asn": dbs["asn"], "anon": dbs["anon"]}
 
 
-def enriched_context(rows: list[dict], **kwargs):  # type: ignore[no-untyped-def]
-    ctx = context(rows, **kwargs)
-    ctx.ip_info = ip_info({"ip": "52.1.1.1"}, BERLIN)
-    ctx.auth = pl.DataFrame([{"org_id": r["org_id"], "hour": r["hour"], "user_id": r["user_id"],
-                              "user_name": r["user_name"], "ip": r["ip"], "failures": 0, "calls": r["calls"]}
-                             for r in rows])  # fmt: skip
-    return ctx
+def tor_after_history(logs: Logs, hour: int = 2, history_hours: range = range(8, 18)) -> None:
+    """20 days from the app's AWS address (Ashburn), then 12 calls from a Berlin Tor exit."""
+    logs.daily([*days_before(END, 20), END], hours=history_hours)
+    logs.hour(END, hour, 12, ip=TOR_IP)
 
 
-def test_new_country_and_new_asn() -> None:
-    rows = [*history(days=20), row(at(END, 2), 12, ip="185.220.101.1")]
-    (country,) = geo_identity.new_country(enriched_context(rows))
-    (network,) = geo_identity.new_asn(enriched_context(rows))
-    assert "new country, DE Germany" in country.explanation and "US United States" in country.explanation
-    assert "AS60729 Stiftung Erneuerbare Freiheit" in network.explanation
-    assert severity_for(round(network.score)) in ("high", "critical")
-    assert geo_identity.new_country(enriched_context(history(days=20))) == []
-    assert geo_identity.new_asn(context(rows)) == []  # not enriched: silent
+def test_new_country_and_new_asn_explain_the_networks_and_need_enrichment(
+    store_logs: Logs, dbs: dict[str, Path]
+) -> None:
+    tor_after_history(store_logs)
+    findings = scan(store_logs.store(geo_sources(dbs)))
+    country = fired(findings, "new_country")
+    assert "new country" in country["explanation"] and "DE Germany" in country["explanation"]
+    assert "US United States" in country["explanation"]
+    network = fired(findings, "new_asn")
+    assert "AS60729 Stiftung Erneuerbare Freiheit" in network["explanation"]
+    assert "AS14618 Amazon.com, Inc." in network["explanation"]
 
 
-def test_anonymizer_ip() -> None:
-    rows = [*history(days=20), row(at(END, 2), 12, ip="185.220.101.1")]
-    (f,) = geo_identity.anonymizer_ip(enriched_context(rows))
-    assert "Tor exit" in f.explanation and f.entity_id == APP and severity_for(round(f.score)) == "high"
-    # Its usual AWS hosting network is not an anonymizer finding.
-    assert geo_identity.anonymizer_ip(enriched_context(history(days=20))) == []
+def test_new_country_and_new_asn_are_silent_before_enrich(store_logs: Logs) -> None:
+    tor_after_history(store_logs)
+    findings = scan(store_logs.store())
+    fired(findings, "new_ip")  # the address itself is still new
+    assert findings.filter(pl.col("detector").is_in(["new_country", "new_asn", "anonymizer_ip"])).is_empty()
 
 
-def test_non_allowlisted_ip() -> None:
-    import ipaddress
+def test_anonymizer_ip_names_the_tor_exit_and_ignores_the_usual_cloud(
+    store_logs: Logs, dbs: dict[str, Path]
+) -> None:
+    tor_after_history(store_logs)
+    anonymizers = scan(store_logs.store(geo_sources(dbs))).filter(pl.col("detector") == "anonymizer_ip")
+    (tor,) = anonymizers.iter_rows(named=True)  # and nothing for its usual AWS hosting address
+    assert tor["entity_id"] == APP and tor["severity"] in ("high", "critical")
+    assert "185.220.101.1 (Berlin, DE, AS60729 Stiftung Erneuerbare Freiheit, Tor exit" in tor["explanation"]
 
-    rows = [*history(days=20), row(at(END, 2), 12, ip="185.220.101.1")]
-    declared = Settings(catalog=[CatalogEntry("Vendor", connected_app_id=APP,
-                                              egress_cidrs=(ipaddress.ip_network("52.1.1.0/24"),))])  # fmt: skip
-    (f,) = geo_identity.non_allowlisted_ip(enriched_context(rows, settings=declared))
-    assert "outside the egress ranges declared for Vendor (52.1.1.0/24)" in f.explanation
-    assert geo_identity.non_allowlisted_ip(enriched_context(history(days=20), settings=declared)) == []
+
+def test_non_allowlisted_ip_names_the_declared_ranges(store_logs: Logs) -> None:
+    tor_after_history(store_logs)
+    store_logs.hour(END, 3, 12, ip="52.1.1.9")  # inside the declared range: not named
+    declared = Settings(
+        catalog=[
+            CatalogEntry("Vendor", connected_app_id=APP, egress_cidrs=(ipaddress.ip_network("52.1.1.0/24"),))
+        ]
+    )
+    (outside,) = (
+        scan(store_logs.store(), declared)
+        .filter(pl.col("detector") == "non_allowlisted_ip")
+        .iter_rows(named=True)
+    )
+    assert (
+        "outside the egress ranges declared for Vendor (52.1.1.0/24): 185.220.101.1."
+        in outside["explanation"]
+    )
 
 
-def test_impossible_geography() -> None:
-    rows = [*history(days=20), row(at(END, 20), 5, ip="185.220.101.1")]  # Berlin an hour after Ashburn
-    (f,) = geo_identity.impossible_geography(enriched_context(rows))
-    assert "Ashburn, US" in f.explanation and "Berlin, DE" in f.explanation and "km/h" in f.explanation
-    slow = [
-        *history(days=20, hours=range(8, 10)),
-        row(at(END, 23) + timedelta(minutes=30), 5, ip="185.220.101.1"),
-    ]
-    assert geo_identity.impossible_geography(enriched_context(slow)) == []  # 13+ hours: a flight is possible
+def test_impossible_geography_against_the_time_a_flight_takes(dbs: dict[str, Path], tmp_path: Path) -> None:
+    fast, slow = Logs(tmp_path / "fast"), Logs(tmp_path / "slow")
+    tor_after_history(fast, hour=20)  # Berlin two hours after Ashburn
+    tor_after_history(slow, hour=23, history_hours=range(8, 10))  # 13 hours later: a flight fits
+    try:
+        travel = fired(scan(fast.store(geo_sources(dbs))), "impossible_geography")
+        assert (
+            "Ashburn, US (52.1.1.1)" in travel["explanation"]
+            and "Berlin, DE (185.220.101.1)" in travel["explanation"]
+        )
+        assert "km/h" in travel["explanation"]
+        quiet = scan(slow.store(geo_sources(dbs)))
+        assert quiet.filter(pl.col("detector") == "impossible_geography").is_empty()
+    finally:
+        for built in (fast, slow):
+            for con in built.connections:
+                con.close()
 
 
 def test_ingest_enriches_automatically_when_sources_are_configured(tmp_path: Path) -> None:

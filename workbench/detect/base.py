@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 
 from workbench.config import CatalogEntry, ConfigError, Settings
+from workbench.detect import scoring
 from workbench.detect.profiles import ENTITY, Profiles, entity_activity
 from workbench.findings import (
     CATEGORIES,
@@ -171,7 +172,8 @@ def emit(
 ) -> list[Finding]:
     """Findings from the rows of a detector's result frame: it needs org_id, entity_type,
     entity_id, entity_label, window_start, window_end, score, observed and baseline; the two
-    callables say the rest in words and evidence. Rows are findings, never events."""
+    callables say the rest in words and evidence. Rows are findings, never events; rows under
+    the report floor are noise and dropped here, once for every detector."""
     return [
         Finding(
             detector=detector,
@@ -188,7 +190,7 @@ def emit(
             baseline=row["baseline"],
             evidence=evidence(row),
         )
-        for row in frame.iter_rows(named=True)
+        for row in frame.filter(pl.col("score") >= scoring.REPORT_FLOOR).iter_rows(named=True)
     ]
 
 

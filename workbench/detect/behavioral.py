@@ -125,7 +125,6 @@ def new_object_access(ctx: DetectorContext, p: NewObjectAccess) -> list[Finding]
             baseline=pl.col("known_count").cast(pl.Float64),
         )
         .join(ctx.profiles.labels, on=ENTITY, how="left")
-        .filter(pl.col("score") >= 20)
     )
 
     def explain(r: dict[str, Any]) -> str:
@@ -186,7 +185,7 @@ def fan_out(ctx: DetectorContext, p: FanOut) -> list[Finding]:
         window_end=pl.col("hour") + pl.duration(hours=1),
         observed=pl.col("peak_objects").cast(pl.Float64),
         baseline=pl.col("past_peak_objects"),
-    ).filter(pl.col("score") >= 20)
+    )
     return emit(
         days,
         "fan_out",

@@ -15,6 +15,7 @@ import polars as pl
 
 from workbench.detect import scoring
 from workbench.detect.base import Detector, DetectorContext, Finding, day_window, emit, fmt, listed, one_in
+from workbench.detect.profiles import network_of
 
 FAMILY = "error"
 
@@ -75,7 +76,7 @@ def error_rate_jump(ctx: DetectorContext, p: ErrorRateJump) -> list[Finding]:
         **day_window(),
         observed=pl.Series(rate * 100),
         baseline=pl.Series(background * 100),
-    ).filter((pl.col("jump") * 100 >= p.min_jump_points) & (pl.col("score") >= 20))
+    ).filter(pl.col("jump") * 100 >= p.min_jump_points)
     return emit(
         days,
         "error_rate_jump",
@@ -148,7 +149,7 @@ def auth_failure_burst(ctx: DetectorContext, p: AuthFailureBurst) -> list[Findin
             window_end=pl.col("hour") + pl.duration(hours=1),
             observed=pl.col("failures").cast(pl.Float64),
             baseline=pl.col("past_max").cast(pl.Float64),
-        ).filter(pl.col("score") >= 20)
+        )
         found += emit(
             judged,
             "auth_failure_burst",
@@ -195,7 +196,11 @@ def probe_then_success(ctx: DetectorContext, p: ProbeThenSuccess) -> list[Findin
     window = timedelta(minutes=p.window_minutes)
     slots = p.baseline_days * 24 * 60 / p.window_minutes
     found: list[Finding] = []
-    first_success = rows.filter(pl.col("success")).group_by("org_id", "ip").agg(first_ok=pl.col("ts").min())
+    first_success = (
+        rows.filter(pl.col("success"))
+        .group_by("org_id", network=network_of(pl.col("ip")))
+        .agg(first_ok=pl.col("ts").min())
+    )
     for key in ("ip", "user15"):
         keyed = rows.filter(pl.col(key).is_not_null())
         failures = (
@@ -225,7 +230,7 @@ def probe_then_success(ctx: DetectorContext, p: ProbeThenSuccess) -> list[Findin
         )
         counted = counted.with_columns(
             tail=pl.Series(tail), score=pl.Series(score), day=pl.col("ts").dt.date()
-        ).filter(pl.col("score") >= 20)
+        )
         if counted.is_empty():
             continue
         # The failing rows behind each finding, for its evidence (few rows: a join, not a scan).
@@ -242,12 +247,14 @@ def probe_then_success(ctx: DetectorContext, p: ProbeThenSuccess) -> list[Findin
             )
         )
         counted = counted.join(behind, left_on=["org_id", key, "ts"], right_on=["org_id", key, "success_ts"])
-        # Failures from addresses that logged in successfully long before are an integration's
-        # background noise (expired tokens refreshed); probing comes from somewhere new.
+        # Failures from networks (/24) that logged in successfully long before are an integration's
+        # background noise (expired tokens refreshed, rotating cloud workers); probing comes from
+        # somewhere new.
         familiar = (
             counted.select("org_id", key, "ts", "first_failure", ip_tried=pl.col("failed_ips"))
             .explode("ip_tried")
-            .join(first_success, left_on=["org_id", "ip_tried"], right_on=["org_id", "ip"], how="left")
+            .with_columns(network=network_of(pl.col("ip_tried")))
+            .join(first_success, on=["org_id", "network"], how="left")
             .group_by("org_id", key, "ts")
             .agg(
                 familiar=(pl.col("first_ok") < pl.col("first_failure") - timedelta(hours=1))
@@ -283,7 +290,7 @@ def probe_then_success(ctx: DetectorContext, p: ProbeThenSuccess) -> list[Findin
                 f"login by {r['user_name'] or r['user15']} from {r['ip']}; its background is "
                 f"{r['background']:.2f} failures per {p.window_minutes} minutes ({one_in(r['tail'])})."
                 + (
-                    " The failing addresses log in successfully every day: likely token refreshes."
+                    " The failing addresses are in networks it logs in from: likely token refreshes."
                     if r["familiar"]
                     else ""
                 )

@@ -19,7 +19,7 @@ import polars as pl
 
 from workbench.detect import scoring
 from workbench.detect.base import Detector, DetectorContext, Finding, emit, fmt, listed, one_in
-from workbench.detect.profiles import ENTITY
+from workbench.detect.profiles import ENTITY, network_of
 
 FAMILY = "geo_identity"
 
@@ -79,13 +79,6 @@ def describe_ip(info: dict[str, Any]) -> str:
         parts.append(f"AS{info['asn']} {info.get('as_org') or ''}".strip())
     parts += [label for flag, (label, _) in FLAG_WEIGHTS.items() if info.get(flag)]
     return ", ".join(parts) or info.get("kind", "unknown")
-
-
-def network_of(ip: pl.Expr) -> pl.Expr:
-    """The /24 of an IPv4 address or the /48 of an IPv6 one, as text."""
-    v4 = ip.str.extract(r"^(\d+\.\d+\.\d+)\.\d+$")
-    v6 = ip.str.to_lowercase().str.extract(r"^([0-9a-f]{0,4}:[0-9a-f]{0,4}:[0-9a-f]{0,4})")
-    return pl.coalesce(v4, v6)
 
 
 def _apps(ctx: DetectorContext) -> pl.DataFrame:
@@ -209,7 +202,7 @@ def new_ip(ctx: DetectorContext, p: NewIp) -> list[Finding]:
         )
 
     return emit(
-        day.filter(pl.col("score") >= 20),
+        day,
         "new_ip",
         FAMILY,
         explain,
@@ -365,7 +358,7 @@ def new_user_for_app(ctx: DetectorContext, p: NewUserForApp) -> list[Finding]:
     if day.is_empty():
         return []
     score = scoring.bounded(
-        20 + 10 * day["surprise"].to_numpy(),
+        25 + 12 * day["surprise"].to_numpy(),
         _carry_cap(day["share"]),
         np.where(day["thin"].to_numpy(), scoring.THIN_HISTORY_CAP, 60.0),
     )
@@ -377,7 +370,7 @@ def new_user_for_app(ctx: DetectorContext, p: NewUserForApp) -> list[Finding]:
         baseline=pl.col("known").list.len().cast(pl.Float64),
     ).join(ctx.profiles.labels, on=ENTITY, how="left")
     return emit(
-        day.filter(pl.col("score") >= 20),
+        day,
         "new_user_for_app",
         FAMILY,
         lambda r: (
@@ -432,7 +425,7 @@ def _new_network_value(
         return [f"{prefix}{v} {label.get(v) or ''}".strip() for v in values]
 
     return emit(
-        day.filter(pl.col("score") >= 20),
+        day,
         detector,
         FAMILY,
         lambda r: (
@@ -517,7 +510,10 @@ def anonymizer_ip(ctx: DetectorContext, p: AnonymizerIp) -> list[Finding]:
             ips=pl.col("ip"),
             lines=pl.col("line"),
             events=pl.col("calls").sum(),
-            score=(pl.col("weight") + (pl.col("calls") // 10).clip(upper_bound=10)).max().cast(pl.Float64),
+            score=(pl.col("weight") + (pl.col("calls") // 10).clip(upper_bound=10))
+            .max()
+            .clip(upper_bound=scoring.SINGLE_SIGNAL_CAP)
+            .cast(pl.Float64),
             window_start=pl.col("start").min(),
             window_end=pl.col("end").max() + pl.duration(hours=1),
             user_name=pl.col("user_name").first(),
@@ -566,7 +562,7 @@ def non_allowlisted_ip(ctx: DetectorContext, p: NonAllowlistedIp) -> list[Findin
         .filter(pl.col("calls") >= p.min_calls)
     )
     per_day = per_day.with_columns(
-        score=(70 + pl.col("calls") / 10).clip(upper_bound=85).cast(pl.Float64),
+        score=(70 + pl.col("calls") / 10).clip(upper_bound=scoring.SINGLE_SIGNAL_CAP).cast(pl.Float64),
         observed=pl.col("calls").cast(pl.Float64),
         baseline=pl.lit(0.0),
     )
@@ -627,7 +623,7 @@ def impossible_geography(ctx: DetectorContext, p: ImpossibleGeography) -> list[F
         .with_columns(day=pl.col("start").dt.date())
         .unique([*ENTITY, "day"], keep="first", maintain_order=True)
         .with_columns(
-            score=(65 + pl.col("speed") / 1000).clip(upper_bound=85),
+            score=(65 + pl.col("speed") / 1000).clip(upper_bound=scoring.SINGLE_SIGNAL_CAP),
             window_start=pl.col("prev_end"),
             window_end=pl.col("start"),
             observed=pl.col("speed"),

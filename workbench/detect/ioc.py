@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from workbench.detect.base import Detector, DetectorContext, Finding, NoParams, emit, listed
+from workbench.detect.scoring import SINGLE_SIGNAL_CAP
 
 FAMILY = "ioc"
 
@@ -51,7 +52,10 @@ def suspicious_client(ctx: DetectorContext, _: NoParams) -> list[Finding]:
             users=pl.col("user_name").drop_nulls().unique().sort(),
             request_ids=pl.col("request_id").head(10),
             kinds=pl.col("event_type").value_counts(sort=True),
-            score=(pl.col("weight").first() + pl.len().clip(upper_bound=10)).cast(pl.Float64),
+            # Listed tooling is one signal: critical needs another family beside it.
+            score=(pl.col("weight").first() + pl.len().clip(upper_bound=10))
+            .clip(upper_bound=SINGLE_SIGNAL_CAP)
+            .cast(pl.Float64),
         )
         .filter(ctx.judged("window_start"))
         .with_columns(observed=pl.col("events").cast(pl.Float64), baseline=pl.lit(0.0))

@@ -77,9 +77,10 @@ def compound_outlier(ctx: DetectorContext, p: CompoundOutlier) -> list[Finding]:
     if days.is_empty():
         return []
     z = days.select([f"z_{f}" for f in FEATURES]).to_numpy()
-    strong = np.abs(z) >= p.z_threshold
+    # One-sided: an intruder adds calls, addresses, objects, rows; a quiet Sunday is not a finding.
+    strong = z >= p.z_threshold
     days = days.with_columns(
-        strong=pl.Series(strong.sum(axis=1)), mean_z=pl.Series(np.abs(np.where(strong, z, 0)).max(axis=1))
+        strong=pl.Series(strong.sum(axis=1)), mean_z=pl.Series(np.where(strong, z, 0).max(axis=1))
     )
     days = days.filter(pl.col("strong") >= p.min_features).with_columns(
         score=(30 + 4 * pl.col("strong") + (pl.col("mean_z") / 2).clip(upper_bound=12))
@@ -91,11 +92,9 @@ def compound_outlier(ctx: DetectorContext, p: CompoundOutlier) -> list[Finding]:
     )
 
     def parts(r: dict[str, Any]) -> list[tuple[str, float, float, float]]:
-        ranked = sorted(FEATURES, key=lambda f: -abs(r[f"z_{f}"]))
+        ranked = sorted(FEATURES, key=lambda f: -r[f"z_{f}"])
         return [
-            (f, float(r[f]), r[f"median_{f}"], r[f"z_{f}"])
-            for f in ranked
-            if abs(r[f"z_{f}"]) >= p.z_threshold
+            (f, float(r[f]), r[f"median_{f}"], r[f"z_{f}"]) for f in ranked if r[f"z_{f}"] >= p.z_threshold
         ]
 
     return emit(

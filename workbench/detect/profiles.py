@@ -46,7 +46,8 @@ def entity_activity(activity: pl.DataFrame) -> pl.DataFrame:
         entity_type=pl.when(pl.col("connected_app_id").is_not_null())
         .then(pl.lit("connected_app"))
         .otherwise(pl.lit("user")),
-        entity_id=pl.coalesce("connected_app_id", "user_id", pl.lit("unknown")),
+        # Ids compare on their first 15 characters (an 18-character id is the same app).
+        entity_id=pl.coalesce(pl.col("connected_app_id").str.slice(0, 15), "user_id", pl.lit("unknown")),
         day=pl.col("hour").dt.date(),
         hour_of_day=pl.col("hour").dt.hour(),
     )
@@ -59,6 +60,13 @@ def entity_activity(activity: pl.DataFrame) -> pl.DataFrame:
         )
     )
     return frame.join(labels, on=ENTITY, how="left")
+
+
+def network_of(ip: pl.Expr) -> pl.Expr:
+    """The /24 of an IPv4 address or the /48 of an IPv6 one, as text."""
+    v4 = ip.str.extract(r"^(\d+\.\d+\.\d+)\.\d+$")
+    v6 = ip.str.to_lowercase().str.extract(r"^([0-9a-f]{0,4}:[0-9a-f]{0,4}:[0-9a-f]{0,4})")
+    return pl.coalesce(v4, v6)
 
 
 def _previous_business_day(day: pl.Expr) -> pl.Expr:
@@ -156,27 +164,59 @@ def daily_profile(observed: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
         recent_active=_rolling(active, HOUR_PROFILE_DAYS, "mean").over(keys),
         last_active_day=pl.when(pl.col("active")).then(pl.col("day")).shift(1).forward_fill().over(keys),
     )
-    # Close-cycle days: the same kind of close in earlier months, and whether it burst then.
+    # Close-cycle days: the same kind of close in earlier months (only closes with at least two
+    # of their days in the history: a close cut by the start of the data says nothing), and
+    # whether it burst then.
     cycle = [*keys, "cycle_kind"]
     closes = (
         frame.filter(pl.col("cycle_kind").is_not_null())
         .group_by([*cycle, "cycle_id"])
-        .agg(close_calls=calls.max(), close_level=pl.col("long_median").min())
+        .agg(close_calls=calls.max(), close_level=pl.col("long_median").min(), close_days=pl.len())
         .sort("cycle_id")
-        .with_columns(
-            previous_cycle_calls=_rolling(pl.col("close_calls"), 2, "max").over(cycle),
-            previous_cycle_level=pl.col("close_level").shift(1).over(cycle),
-        )
-        .drop("close_calls", "close_level")
     )
-    frame = frame.join(closes, on=[*cycle, "cycle_id"], how="left").with_columns(
+    complete = (
+        closes.filter(pl.col("close_days") >= 2)
+        .with_columns(
+            previous_cycle_calls=pl.col("close_calls").rolling_max(2, min_samples=1).over(cycle),
+            previous_cycle_level=pl.col("close_level"),
+        )
+        .select(*cycle, "cycle_id", "previous_cycle_calls", "previous_cycle_level")
+    )
+    closes = closes.select(*cycle, "cycle_id").join_asof(
+        complete,
+        on="cycle_id",
+        by=cycle,
+        strategy="backward",
+        allow_exact_matches=False,
+        check_sortedness=False,
+    )
+    frame = frame.join(closes, on=[*cycle, "cycle_id"], how="left")
+    # The same day of the month: a job that bursts on the 20th every month.
+    monthday = [*keys, "monthday"]
+    frame = frame.with_columns(monthday=pl.col("day").dt.day()).with_columns(
+        previous_month_calls=calls.shift(1).over(monthday),
+        previous_month_level=pl.col("long_median").shift(1).over(monthday),
+    )
+    frame = frame.with_columns(
         recurring_burst=(
-            pl.col("cycle_kind").is_not_null()
-            & (
-                pl.col("previous_cycle_calls")
-                >= 2 * pl.col("previous_cycle_level").fill_null(0).clip(lower_bound=1)
+            (
+                pl.col("cycle_kind").is_not_null()
+                & (
+                    pl.col("previous_cycle_calls")
+                    >= 2 * pl.col("previous_cycle_level").fill_null(0).clip(lower_bound=1)
+                )
+            )
+            | (
+                pl.col("previous_month_calls")
+                >= 2 * pl.col("previous_month_level").fill_null(0).clip(lower_bound=1)
             )
         ).fill_null(False),
+        previous_cycle_calls=pl.when(
+            pl.col("previous_month_calls")
+            >= 2 * pl.col("previous_month_level").fill_null(0).clip(lower_bound=1)
+        )
+        .then(pl.max_horizontal("previous_cycle_calls", "previous_month_calls"))
+        .otherwise(pl.col("previous_cycle_calls")),
         weekly=(
             (pl.col("weekday_active") >= 0.75)
             & (pl.col("weekday_days") >= 3)

@@ -26,6 +26,8 @@ SINGLE_SIGNAL_CAP = 84.0
 # Thin history (fewer comparable days than this) caps at low: it never silences.
 THIN_HISTORY_DAYS = 7
 THIN_HISTORY_CAP = 39.0
+# Below this a finding is noise (a rotating cloud address, a routine seen many times): not reported.
+REPORT_FLOOR = 30.0
 TINY = 1e-300
 
 

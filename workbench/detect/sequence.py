@@ -109,7 +109,7 @@ def recon_then_export(ctx: DetectorContext, p: ReconThenExport) -> list[Finding]
         score=pl.when(pl.col("earlier") >= p.routine_sessions)
         .then(25.0)
         .when(pl.col("earlier") > 0)
-        .then(45.0)
+        .then(32.0)
         .when(pl.col("history_days") < scoring.THIN_HISTORY_DAYS)
         .then(39.0)
         .otherwise(fresh.cast(pl.Float64)),
@@ -141,7 +141,7 @@ def recon_then_export(ctx: DetectorContext, p: ReconThenExport) -> list[Finding]
         )
 
     return emit(
-        sessions.filter(pl.col("score") >= 20),
+        sessions,
         "recon_then_export",
         FAMILY,
         explain,

@@ -124,7 +124,7 @@ def _odd_hours(ctx: DetectorContext, p: OffHours) -> list[Finding]:
         observed=pl.col("odd_calls").cast(pl.Float64),
         baseline=pl.col("past_odd").cast(pl.Float64),
         entity_label=pl.lit(None, pl.Utf8),
-    ).filter(pl.col("score") >= 20)
+    )
     hours = hours.drop("entity_label").join(ctx.profiles.labels, on=ENTITY, how="left")
 
     def explain(r: dict[str, Any]) -> str:

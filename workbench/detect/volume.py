@@ -92,7 +92,7 @@ def volume_spike(ctx: DetectorContext, p: VolumeSpike) -> list[Finding]:
         **day_window(),
         observed=pl.col("calls").cast(pl.Float64),
         baseline=pl.col("expected"),
-    ).filter(pl.col("score") >= 20)
+    )
     keep = [not _declared_normal(ctx, row) for row in scored.iter_rows(named=True)]
     return emit(
         scored.filter(pl.Series(keep, dtype=pl.Boolean)),
@@ -174,7 +174,7 @@ def hourly_burst(ctx: DetectorContext, p: HourlyBurst) -> list[Finding]:
         window_end=pl.col("peak_hour") + pl.duration(hours=1),
         observed=pl.col("peak_calls").cast(pl.Float64),
         baseline=pl.col("past_peak"),
-    ).filter(pl.col("score") >= 20)
+    )
     return emit(
         scored,
         "hourly_burst",
@@ -274,7 +274,7 @@ def mass_export(ctx: DetectorContext, p: MassExport) -> list[Finding]:
     ratio = pl.col("rows") / pl.col("previous_max").clip(lower_bound=1)
     large = ctx.with_actor(large).with_columns(
         score=pl.when(pl.col("previous_max") > 0)
-        .then(pl.min_horizontal(band, pl.lit(30) + 10 * ratio.log(2)))
+        .then(pl.min_horizontal(band, pl.lit(25) + 10 * ratio.log(2)))
         .otherwise(band)
         .cast(pl.Float64),
         window_start=pl.col("ts"),
