@@ -1,16 +1,12 @@
 -- Authentication failures (failed logins, 401/403 API calls) and the logins that succeeded
 -- from the same addresses or users: the raw rows probe_then_success needs.
 WITH failures AS (
-    SELECT org_id, ts, left(user_id, 15) AS user15, user_name,
-           effective_ip(client_ip, source_ip) AS ip,
-           request_id, event_type
-      FROM events
+    SELECT org_id, ts, left(user_id, 15) AS user15, user_name, ip, request_id, event_type
+      FROM signal_events
      WHERE is_error AND (event_type = 'Login' OR status_code IN (401, 403))
 ), successes AS (
-    SELECT org_id, ts, left(user_id, 15) AS user15, user_name,
-           effective_ip(client_ip, source_ip) AS ip,
-           request_id, event_type
-      FROM events
+    SELECT org_id, ts, left(user_id, 15) AS user15, user_name, ip, request_id, event_type
+      FROM signal_events
      WHERE event_type = 'Login' AND NOT is_error
 )
 SELECT *, false AS success FROM failures

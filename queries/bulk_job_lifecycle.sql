@@ -1,12 +1,11 @@
 -- Every Bulk API job seen in the logs: when it first appears, who ran it, and when it was deleted.
 WITH mentions AS (
     SELECT org_id, ts, request_id, connected_app_id, left(user_id, 15) AS user15, user_name, http_method,
-           entity_name,
-           effective_ip(client_ip, source_ip) AS ip,
+           entity_name, ip,
            coalesce(regexp_extract(api_resource, '/jobs/(?:query|ingest)/([A-Za-z0-9]{15,18})', 1),
                     regexp_extract(api_resource, '/job/([A-Za-z0-9]{15,18})', 1)) AS job_id,
            CASE WHEN regexp_matches(api_resource, '/jobs/query') THEN 'query' ELSE 'ingest' END AS job_kind
-      FROM events
+      FROM signal_events
      WHERE api_family = 'Bulk' AND regexp_matches(api_resource, '/jobs?/')
 )
 SELECT org_id, job_id, any_value(job_kind) AS job_kind, min(ts) AS first_seen,

@@ -27,3 +27,12 @@ SELECT org_id,
   FROM events
  WHERE org_id = $org_id AND event_type = $event_type AND ts >= $start AND ts < $end
  GROUP BY ALL;
+DELETE FROM signal_events
+ WHERE org_id = $org_id AND event_type = $event_type AND ts >= $start AND ts < $end;
+INSERT INTO signal_events
+SELECT org_id, event_type, ts, request_id, connected_app_id, user_id, user_name, api_resource, api_family,
+       http_method, entity_name, status_code, rows_processed, is_error, effective_ip(client_ip, source_ip),
+       json_extract_string(attributes, '$.OPERATION_TYPE'), json_extract_string(attributes, '$.JOB_ID')
+  FROM events
+ WHERE org_id = $org_id AND event_type = $event_type AND ts >= $start AND ts < $end
+   AND is_signal_event(event_type, api_family, api_resource, status_code, rows_processed);

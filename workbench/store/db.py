@@ -59,15 +59,18 @@ def _check_file_kind(path: Path) -> None:
 
 def _check_complete(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     """A file cut short (a partial copy or download) opens, then fails on the first read of a
-    missing block; its header says how many blocks it should hold, so compare with its size."""
+    missing block; its header says how many blocks hold data, so compare with its size. The
+    block count can run one block ahead of the file on a healthy store (a block allocated, not
+    yet written at the end), so one block of slack keeps a good store from being refused."""
     row = first_row(
         con.execute(
-            "SELECT block_size, total_blocks FROM pragma_database_size() WHERE database_name = current_database()"
+            "SELECT block_size, used_blocks FROM pragma_database_size() WHERE database_name = current_database()"
         )
     )
     if not row or not path.exists():
         return
-    expected = _HEADERS_BYTES + int(row[0]) * int(row[1])
+    block_size, used_blocks = int(row[0]), int(row[1])
+    expected = _HEADERS_BYTES + block_size * (used_blocks - 1)
     actual = path.stat().st_size
     if actual < expected:
         raise StoreError(
