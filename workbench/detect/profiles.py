@@ -195,7 +195,11 @@ def daily_profile(observed: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     monthday = [*keys, "monthday"]
     frame = frame.with_columns(monthday=pl.col("day").dt.day()).with_columns(
         previous_month_calls=calls.shift(1).over(monthday),
-        previous_month_level=pl.col("long_median").shift(1).over(monthday),
+        # The level then, where enough comparable days backed it (an early day's level is noise).
+        previous_month_level=pl.when(pl.col("comparable_days") >= 5)
+        .then(pl.col("long_median"))
+        .shift(1)
+        .over(monthday),
     )
     frame = frame.with_columns(
         recurring_burst=(

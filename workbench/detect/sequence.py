@@ -56,11 +56,20 @@ def recon_then_export(ctx: DetectorContext, p: ReconThenExport) -> list[Finding]
     calls = ctx.raw("recon_and_export_calls", {"min_export_rows": p.min_export_rows})
     if calls.is_empty():
         return []
-    keys = ["org_id", "entity_type", "entity_id", "day"]
-    calls = _actors(ctx, calls).with_columns(day=pl.col("ts").dt.date())
+    entity = ["org_id", "entity_type", "entity_id"]
+    keys = [*entity, "session"]
+    window = pl.duration(minutes=p.window_minutes)
+    calls = _actors(ctx, calls).sort("ts")
     exported = pl.col("export").is_in(["bulk query job", "large query"])
+    # Export calls less than the window apart form one session; a job that runs at 00:00 and
+    # again at 23:59 is two sessions, not one day-long one.
     exports = (
         calls.filter(pl.col("export").is_not_null())
+        .with_columns(
+            session=(pl.col("ts").diff().over(entity).fill_null(pl.duration(days=1)) > window)
+            .cum_sum()
+            .over(entity)
+        )
         .group_by(keys)
         .agg(
             export_start=pl.col("ts").min(),
@@ -74,11 +83,10 @@ def recon_then_export(ctx: DetectorContext, p: ReconThenExport) -> list[Finding]
             entity_label=pl.col("entity_label").first(),
         )
     )
-    window = pl.duration(minutes=p.window_minutes)
     recon = (
         calls.filter(pl.col("recon").is_not_null())
-        .select(*keys, "ts", "recon", "request_id", "ip")
-        .join(exports.select(*keys, "export_start", "export_end"), on=keys)
+        .select(*entity, "ts", "recon", "request_id", "ip")
+        .join(exports.select(*keys, "export_start", "export_end"), on=entity)
         .filter((pl.col("ts") >= pl.col("export_start") - window) & (pl.col("ts") <= pl.col("export_end")))
         .group_by(keys)
         .agg(
@@ -89,17 +97,21 @@ def recon_then_export(ctx: DetectorContext, p: ReconThenExport) -> list[Finding]
             recon_ips=pl.col("ip").drop_nulls().unique(),
         )
     )
+    # How many earlier days showed the same pattern: its habit.
     sessions = (
         exports.join(recon, on=keys)
         .filter(pl.col("recon_calls") >= p.min_recon_calls)
-        .sort("day")
-        .with_columns(earlier=pl.int_range(pl.len()).over("org_id", "entity_type", "entity_id"))
+        .with_columns(day=pl.col("recon_start").dt.date())
+        .sort("recon_start")
+        .with_columns(earlier=(pl.col("day").rank("dense") - 1).over(entity).cast(pl.Int64))
         .filter(ctx.judged("recon_start"))
     )
     if sessions.is_empty():
         return []
     history = ctx.profiles.daily.select("org_id", "entity_type", "entity_id", "day", "history_days")
-    sessions = sessions.join(history, on=keys, how="left").with_columns(pl.col("history_days").fill_null(0))
+    sessions = sessions.join(history, on=[*entity, "day"], how="left").with_columns(
+        pl.col("history_days").fill_null(0)
+    )
     fresh = (
         60
         + pl.when(pl.col("rows") >= 50_000).then(10).otherwise(0)

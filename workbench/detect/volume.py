@@ -121,9 +121,10 @@ def _explain_spike(row: dict[str, Any]) -> str:
         else f"the median of its last {row['comparable_days']} {kind} days"
     )
     note = ""
-    if row["recurring_burst"]:
+    if row["recurring_burst"] and row["previous_cycle_calls"] >= 0.5 * row["calls"]:
+        kind = row["cycle_kind"] or f"day-{row['day'].day}-of-the-month"
         note = (
-            f" Earlier {row['cycle_kind']} bursts ({fmt(row['previous_cycle_calls'])}) are already expected."
+            f" Earlier {kind} bursts ({fmt(row['previous_cycle_calls'])}) are expected; this one is larger."
         )
     elif row["first_cycle"]:
         note = f" It is the {row['cycle_kind']}: may be a close-cycle burst (first one in the history)."
