@@ -302,7 +302,8 @@ def probe_then_success(ctx: DetectorContext, p: ProbeThenSuccess) -> list[Findin
                 "counts": {"failures": r["burst"], "background_per_window": round(r["background"], 3)},
             },
         )
-    return found
+    # The same burst seen by address and by user is one finding: keep the stronger telling.
+    return list({f.id: f for f in sorted(found, key=lambda f: (f.score, f.observed or 0))}.values())
 
 
 DETECTORS = [

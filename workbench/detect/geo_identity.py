@@ -624,8 +624,10 @@ def impossible_geography(ctx: DetectorContext, p: ImpossibleGeography) -> list[F
         .unique([*ENTITY, "day"], keep="first", maintain_order=True)
         .with_columns(
             score=(65 + pl.col("speed") / 1000).clip(upper_bound=scoring.SINGLE_SIGNAL_CAP),
-            window_start=pl.col("prev_end"),
-            window_end=pl.col("start"),
+            # Calls interleave within an hour, and the previous place may be on a day before the
+            # judged ones: the window is ordered and starts inside the judged days.
+            window_start=pl.max_horizontal(pl.min_horizontal("prev_end", "start"), pl.lit(ctx.window_start)),
+            window_end=pl.max_horizontal("prev_end", "start"),
             observed=pl.col("speed"),
             baseline=pl.lit(p.max_kmh),
         )

@@ -280,7 +280,8 @@ class Profiles:
             last_ts=pl.col("last_ts").max(),
         )
         peaks = (
-            self.hourly.sort("calls", descending=True)
+            # Ties go to the earliest hour, so the busiest hour (and a finding's id) is stable.
+            self.hourly.sort(["calls", "hour"], descending=[True, False])
             .group_by([*ENTITY, "day"])
             .agg(
                 peak_calls=pl.col("calls").first(),
