@@ -36,3 +36,13 @@ SELECT org_id, event_type, ts, request_id, connected_app_id, user_id, user_name,
   FROM events
  WHERE org_id = $org_id AND event_type = $event_type AND ts >= $start AND ts < $end
    AND is_signal_event(event_type, api_family, api_resource, status_code, rows_processed);
+DELETE FROM client_hourly
+ WHERE org_id = $org_id AND event_type = $event_type AND hour >= $start AND hour < $end;
+INSERT INTO client_hourly
+SELECT org_id, event_type, date_trunc('hour', ts), connected_app_id, left(user_id, 15), any_value(user_name),
+       effective_ip(client_ip, source_ip), user_agent, client_name, count(*), min(ts), max(ts),
+       list(request_id ORDER BY ts)[1:10]
+  FROM events
+ WHERE org_id = $org_id AND event_type = $event_type AND ts >= $start AND ts < $end
+   AND (user_agent IS NOT NULL OR client_name IS NOT NULL)
+ GROUP BY ALL;

@@ -1,6 +1,7 @@
--- Events whose user agent or client name is one of $clients (compared case-insensitively).
-SELECT org_id, ts, request_id, event_type, connected_app_id, left(user_id, 15) AS user15, user_name,
-       coalesce(CASE WHEN lower(user_agent) IN (SELECT unnest($clients)) THEN user_agent END, client_name) AS client,
-       effective_ip(client_ip, source_ip) AS ip
-  FROM events
- WHERE lower(user_agent) IN (SELECT unnest($clients)) OR lower(client_name) IN (SELECT unnest($clients));
+-- Hours whose user agent or client name is one of $clients (compared case-insensitively), from
+-- the client-string aggregate ingest keeps.
+SELECT org_id, event_type, hour, connected_app_id, user_id AS user15, user_name, ip, events, first_ts, last_ts,
+       request_ids,
+       CASE WHEN list_contains($clients, lower(user_agent)) THEN user_agent ELSE client_name END AS client
+  FROM client_hourly
+ WHERE list_contains($clients, lower(user_agent)) OR list_contains($clients, lower(client_name));

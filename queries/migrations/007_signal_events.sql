@@ -38,3 +38,29 @@ SELECT org_id, event_type, ts, request_id, connected_app_id, user_id, user_name,
        json_extract_string(attributes, '$.OPERATION_TYPE'), json_extract_string(attributes, '$.JOB_ID')
   FROM events
  WHERE is_signal_event(event_type, api_family, api_resource, status_code, rows_processed);
+
+-- Client strings (user agent, client name) per hour, app, user and address: what the suspicious
+-- client detector compares with its configurable list, without reading every event.
+CREATE TABLE IF NOT EXISTS client_hourly (
+    org_id           VARCHAR NOT NULL,
+    event_type       VARCHAR NOT NULL,
+    hour             TIMESTAMP NOT NULL,
+    connected_app_id VARCHAR,
+    user_id          VARCHAR,            -- first 15 characters
+    user_name        VARCHAR,
+    ip               VARCHAR,
+    user_agent       VARCHAR,
+    client_name      VARCHAR,
+    events           BIGINT NOT NULL,
+    first_ts         TIMESTAMP NOT NULL,
+    last_ts          TIMESTAMP NOT NULL,
+    request_ids      VARCHAR[]           -- the first ten, in time order
+);
+
+INSERT INTO client_hourly
+SELECT org_id, event_type, date_trunc('hour', ts), connected_app_id, left(user_id, 15), any_value(user_name),
+       effective_ip(client_ip, source_ip), user_agent, client_name, count(*), min(ts), max(ts),
+       list(request_id ORDER BY ts)[1:10]
+  FROM events
+ WHERE user_agent IS NOT NULL OR client_name IS NOT NULL
+ GROUP BY ALL;

@@ -533,6 +533,8 @@ def anonymizer_ip(ctx: DetectorContext, p: AnonymizerIp) -> list[Finding]:
 
 def non_allowlisted_ip(ctx: DetectorContext, p: NonAllowlistedIp) -> list[Finding]:
     """An app with declared egress ranges (catalog) calling from outside them."""
+    if not any(entry.egress_cidrs for entry in ctx.settings.catalog):
+        return []
     apps = _apps(ctx).filter(ctx.judged("hour") & pl.col("ip").is_not_null())
     checks = []
     for eid, ip in apps.select("entity_id", "ip").unique().iter_rows():

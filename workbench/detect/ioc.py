@@ -27,9 +27,9 @@ def suspicious_client(ctx: DetectorContext, _: NoParams) -> list[Finding]:
         }
     )
     rows = ctx.with_actor(
-        rows.with_columns(day=pl.col("ts").dt.date(), client_key=pl.col("client").str.to_lowercase()).join(
-            listed_clients, on="client_key"
-        )
+        rows.with_columns(
+            day=pl.col("first_ts").dt.date(), client_key=pl.col("client").str.to_lowercase()
+        ).join(listed_clients, on="client_key")
     )
     has_app = pl.col("connected_app_id").is_not_null()
     rows = rows.with_columns(
@@ -37,6 +37,14 @@ def suspicious_client(ctx: DetectorContext, _: NoParams) -> list[Finding]:
         entity_id=pl.when(has_app)
         .then(pl.col("connected_app_id").str.slice(0, 15))
         .otherwise(pl.col("entity_id")),
+    ).sort("first_ts")
+    kinds = rows.group_by("org_id", "user15", "client_key", "day", "event_type").agg(
+        count=pl.col("events").sum()
+    )
+    kinds = (
+        kinds.sort("event_type")
+        .group_by("org_id", "user15", "client_key", "day")
+        .agg(kinds=pl.struct(pl.col("count"), pl.col("event_type")))
     )
     found = (
         rows.group_by("org_id", "user15", "client_key", "day")
@@ -45,20 +53,24 @@ def suspicious_client(ctx: DetectorContext, _: NoParams) -> list[Finding]:
             entity_id=pl.col("entity_id").first(),
             entity_label=pl.col("entity_label").first(),
             name=pl.col("name").first(),
-            events=pl.len(),
-            window_start=pl.col("ts").min(),
-            window_end=pl.col("ts").max(),
+            events=pl.col("events").sum(),
+            window_start=pl.col("first_ts").min(),
+            window_end=pl.col("last_ts").max(),
             ips=pl.col("ip").drop_nulls().unique().sort(),
             users=pl.col("user_name").drop_nulls().unique().sort(),
-            request_ids=pl.col("request_id").head(10),
-            kinds=pl.col("event_type").value_counts(sort=True),
+            request_ids=pl.col("request_ids").explode().head(10),
+            weight=pl.col("weight").first(),
+        )
+        .join(kinds, on=["org_id", "user15", "client_key", "day"])
+        .filter(ctx.judged("window_start"))
+        .with_columns(
             # Listed tooling is one signal: critical needs another family beside it.
-            score=(pl.col("weight").first() + pl.len().clip(upper_bound=10))
+            score=(pl.col("weight") + pl.col("events").clip(upper_bound=10))
             .clip(upper_bound=SINGLE_SIGNAL_CAP)
             .cast(pl.Float64),
+            observed=pl.col("events").cast(pl.Float64),
+            baseline=pl.lit(0.0),
         )
-        .filter(ctx.judged("window_start"))
-        .with_columns(observed=pl.col("events").cast(pl.Float64), baseline=pl.lit(0.0))
     )
     return emit(
         found,
