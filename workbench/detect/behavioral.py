@@ -10,7 +10,7 @@ import polars as pl
 
 from workbench.detect import scoring
 from workbench.detect.base import Detector, DetectorContext, Finding, emit, fmt, listed, one_in
-from workbench.detect.profiles import ENTITY, WRITE_METHODS
+from workbench.detect.profiles import ENTITY
 
 FAMILY = "behavioral"
 
@@ -43,8 +43,8 @@ def new_object_access(ctx: DetectorContext, p: NewObjectAccess) -> list[Finding]
         .group_by(*ENTITY, "entity_name")
         .agg(
             calls=pl.col("calls").sum(),
-            writes=pl.col("calls").filter(pl.col("http_method").is_in(WRITE_METHODS)).sum(),
-            bulk=pl.col("calls").filter(pl.col("api_family") == "Bulk").sum(),
+            writes=pl.col("writes").sum(),
+            bulk=pl.col("bulk_calls").sum(),
             ips=pl.col("ip").drop_nulls().unique(),
         )
     )

@@ -26,7 +26,6 @@ from functools import cached_property
 import polars as pl
 
 ENTITY = ["org_id", "entity_type", "entity_id"]
-WRITE_METHODS = ("POST", "PATCH", "PUT", "DELETE")
 HOURS = [f"h{h:02d}" for h in range(24)]
 PAST_HOURS = [f"past_h{h:02d}" for h in range(24)]
 
@@ -274,8 +273,8 @@ class Profiles:
             rows=pl.col("rows_processed").sum(),
             ips=pl.col("ip").n_unique(),
             objects=pl.col("entity_name").drop_nulls().n_unique(),
-            writes=pl.col("calls").filter(pl.col("http_method").is_in(WRITE_METHODS)).sum(),
-            bulk=pl.col("calls").filter(pl.col("api_family") == "Bulk").sum(),
+            writes=pl.col("writes").sum(),
+            bulk=pl.col("bulk_calls").sum(),
             first_ts=pl.col("first_ts").min(),
             last_ts=pl.col("last_ts").max(),
         )
