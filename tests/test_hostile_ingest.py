@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 
 from tests.conftest import API_TOTAL_USAGE_HEADER, api_row, quoted_csv
 from workbench.cli import app
-from workbench.sources.local import READ_CHUNK, LogInput, normalised_copy
 from workbench.store.db import open_store
+from workbench.store.inputs import READ_CHUNK, LogInput, normalised_copy
 from workbench.store.queries import statements
 
 runner = CliRunner()

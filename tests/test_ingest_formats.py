@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from tests.conftest import API_TOTAL_USAGE_HEADER, api_row, write_log
-from workbench.store.ingest import ingest_paths
+from workbench.sources.local import ingest_paths
 
 LOGIN_HEADER = [
     "EVENT_TYPE",

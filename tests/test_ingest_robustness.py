@@ -7,7 +7,7 @@ import zipfile
 from pathlib import Path
 
 from tests.conftest import API_TOTAL_USAGE_HEADER, api_row, quoted_csv, write_log
-from workbench.store.ingest import ingest_paths
+from workbench.sources.local import ingest_paths
 
 
 def count(con, sql: str = "SELECT count(*) FROM events") -> int:

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from tests.conftest import gainsight_app_id, quoted_csv
 from tests.test_ingest_formats import LOGIN_HEADER, LOGIN_ROW
 from workbench.cli import app
-from workbench.store.ingest import ingest_paths
+from workbench.sources.local import ingest_paths
 
 ROOT = Path(__file__).resolve().parent.parent
 ACME = "00Dr0F3kxdTdhsx"

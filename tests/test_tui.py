@@ -7,7 +7,8 @@ import json
 import shutil
 import subprocess
 import sys
-from datetime import datetime
+import threading
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,14 @@ from typer.testing import CliRunner
 from tests.conftest import gainsight_app_id
 from workbench.cli import app as cli
 from workbench.store.db import open_store
+from workbench.store.findings import set_triage
 from workbench.tui.app import WorkbenchApp
+from workbench.tui.messages import FocusMoved, ScopeSet, TriageChanged
+from workbench.tui.panes import PANES
+from workbench.tui.panes.anomalies import AnomaliesPane
+from workbench.tui.panes.exposure import ExposurePane
+from workbench.tui.panes.report import ReportPane
+from workbench.tui.panes.timeline import TimelinePane
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +66,11 @@ async def settle(pilot, app: WorkbenchApp) -> None:  # type: ignore[no-untyped-d
 def screen_text(app: WorkbenchApp) -> str:
     """The screen as an SVG screenshot, with its non-breaking spaces made plain."""
     return app.export_screenshot().replace("&#160;", " ")
+
+
+def posted_once(posted: list[object], kind: type) -> list:  # type: ignore[type-arg]
+    """The messages of KIND (the hook sees each one at every node it bubbles through)."""
+    return list({id(m): m for m in posted if isinstance(m, kind)}.values())
 
 
 def cell_text(table, row: int, column: int) -> str:  # type: ignore[no-untyped-def]
@@ -105,7 +118,7 @@ async def test_triage_in_the_tui_is_visible_to_the_cli(db: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2")
         await settle(pilot, app)
-        first = app.pane("anomalies").selected()
+        first = app.pane(AnomaliesPane).selected()
         await pilot.press("c")
         await settle(pilot, app)
         await pilot.press("n")
@@ -123,11 +136,11 @@ async def test_enter_jumps_to_the_timeline_at_the_findings_time(db: Path) -> Non
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2")
         await settle(pilot, app)
-        finding = app.pane("anomalies").selected()
+        finding = app.pane(AnomaliesPane).selected()
         await pilot.press("enter")
         await settle(pilot, app)
         assert app.active == "timeline" and app.focus_time == finding["window_start"]
-        timeline = app.pane("timeline")
+        timeline = app.pane(TimelinePane)
         assert timeline.entity_id == finding["entity_id"]
         assert app.query_one("#timeline-hours").row_count > 0
         summary = str(app.query_one("#timeline-summary").render())
@@ -169,7 +182,7 @@ async def test_exposure_backcheck_and_export(db: Path, tmp_path: Path) -> None:
         app.query_one("#exposure-app").value = app_id
         await pilot.click("#exposure-run")
         await settle(pilot, app)
-        markdown = app.pane("exposure").markdown()
+        markdown = app.pane(ExposurePane).markdown()
         assert "What changed" in markdown and "new address 185.220.101.164" in markdown
         target = tmp_path / "backcheck.md"
         await pilot.press("ctrl+e")
@@ -213,7 +226,7 @@ async def test_report_preview_and_export(db: Path, tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("7")
         await settle(pilot, app)
-        text = app.pane("report").markdown()
+        text = app.pane(ReportPane).markdown()
         assert "## Summary" in text and "## Containment checklist (token abuse)" in text
         target = tmp_path / "incident.md"
         await pilot.press("ctrl+e")
@@ -257,9 +270,15 @@ async def test_hostile_strings_render_literally(db: Path) -> None:
     con.execute(
         """INSERT INTO findings VALUES ('hostile0001', 'new_ip', 'geo_identity', 'critical', 99, 'org', 'connected_app',
            'evil', ?, ?, ?, 1, 0, ?, '{}', false, ?, ?)""",
-        [HOSTILE, datetime(2025, 11, 21, 1), datetime(2025, 11, 21, 2), f"called by {HOSTILE}",
-         datetime(2025, 11, 21), datetime(2025, 11, 21)],
-    )  # fmt: skip
+        [
+            HOSTILE,
+            datetime(2025, 11, 21, 1),
+            datetime(2025, 11, 21, 2),
+            f"called by {HOSTILE}",
+            datetime(2025, 11, 21),
+            datetime(2025, 11, 21),
+        ],
+    )
     con.close()
     app = make_app(db)
     async with app.run_test(size=SIZE) as pilot:
@@ -285,3 +304,127 @@ def test_cli_commands_other_than_tui_never_import_textual(db: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert done.stderr.strip().endswith("CLEAN"), done.stderr
+
+
+# --- panes talk in messages; the app owns the state --------------------------------------------
+
+
+async def test_enter_on_a_finding_posts_focus_moved_and_the_timeline_follows(db: Path) -> None:
+    posted: list[object] = []
+    app = make_app(db)
+    async with app.run_test(size=SIZE, message_hook=posted.append) as pilot:
+        await pilot.press("2")
+        await settle(pilot, app)
+        finding = app.pane(AnomaliesPane).selected()
+        await pilot.press("enter")
+        await settle(pilot, app)
+        (moved,) = posted_once(posted, FocusMoved)
+        assert (moved.entity_id, moved.moment, moved.open_timeline) == (
+            finding["entity_id"],
+            finding["window_start"],
+            True,
+        )
+        # The app changed the one state; the Timeline shows that entity at that time.
+        assert app.state.focus_entity == finding["entity_id"] and app.state.focus_time == moved.moment
+        timeline = app.pane(TimelinePane)
+        assert app.active == "timeline" and timeline.entity_id == finding["entity_id"]
+        assert app.query_one("#timeline-entity").value == finding["entity_id"]
+        assert f"focus {moved.moment:%Y-%m-%d %H:%M}" in str(app.query_one("#timeline-summary").render())
+        hours = app.query_one("#timeline-hours")
+        assert cell_text(hours, hours.cursor_row, 0) == f"{moved.moment:%Y-%m-%d %H:00}"
+        # A focus moved by a message from elsewhere (not a key) moves the Timeline too.
+        later = moved.moment + timedelta(days=1)
+        timeline.post_message(FocusMoved(None, later))
+        await settle(pilot, app)
+        assert app.focus_time == later and app.focus_entity == finding["entity_id"]
+        assert f"focus {later:%Y-%m-%d %H:%M}" in str(app.query_one("#timeline-summary").render())
+
+
+async def test_triage_is_written_by_a_worker_and_seen_by_findings(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workbench.tui.panes import anomalies
+
+    writers: list[tuple[str, object]] = []
+
+    def recording_set_triage(con, *args, **kwargs):  # type: ignore[no-untyped-def]
+        writers.append((threading.current_thread().name, con))
+        return set_triage(con, *args, **kwargs)
+
+    monkeypatch.setattr(anomalies, "set_triage", recording_set_triage)
+    posted: list[object] = []
+    app = make_app(db)
+    async with app.run_test(size=SIZE, message_hook=posted.append) as pilot:
+        await pilot.press("2")
+        await settle(pilot, app)
+        first = app.pane(AnomaliesPane).selected()
+        await pilot.press("b")
+        await settle(pilot, app)
+        # Written off the UI thread, on a cursor of its own, then announced by a message.
+        ((thread, con),) = writers
+        assert thread != threading.main_thread().name and con is not app.con
+        (changed,) = posted_once(posted, TriageChanged)
+        assert (changed.finding_id, changed.status) == (first["id"], "benign")
+        assert app.state.triage_version == 1
+        shown = next(f for f in app.pane(AnomaliesPane).rows if f["id"] == first["id"])
+        assert shown["status"] == "benign"  # the pane reloaded on the state change
+    app.con.close()
+    listed = runner.invoke(cli, ["findings", "--status", "benign", "--format", "json", "--db", str(db)])
+    assert listed.exit_code == 0, listed.output
+    assert [f["id"] for f in json.loads(listed.stdout)] == [first["id"]]
+
+
+async def test_keys_rebound_from_tui_json(db: Path, tmp_path: Path) -> None:
+    (tmp_path / "tui.json").write_text(json.dumps({"keys": {"triage.confirm": "C", "no.such": "z"}}))
+    app = make_app(db)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.press("2")
+        await settle(pilot, app)
+        first = app.pane(AnomaliesPane).selected()
+        await pilot.press("c")  # no longer bound
+        await settle(pilot, app)
+        assert app.pane(AnomaliesPane).selected()["status"] == "new"
+        await pilot.press("C")
+        await settle(pilot, app)
+        assert (
+            next(f for f in app.pane(AnomaliesPane).rows if f["id"] == first["id"])["status"] == "confirmed"
+        )
+        assert any("no.such" in str(n.message) for n in app._notifications)  # an unknown id is reported
+        await pilot.press("question_mark")  # the help shows the user's key
+        await pilot.pause()
+        keys = app.screen.query_one("#help-keys")
+        rows = {cell_text(keys, r, 2): cell_text(keys, r, 0) for r in range(keys.row_count)}
+        assert rows["triage.confirm"] == "C" and rows["triage.benign"] == "b"
+
+
+def test_the_list_of_panes_builds_tabs_and_keys() -> None:
+    from workbench.tui.commands import COMMANDS
+
+    names = [pane.NAME for pane in PANES]
+    assert names == ["overview", "anomalies", "timeline", "ips", "exposure", "queries", "report"]
+    go = {c.id: c.key for c in COMMANDS if c.category == "go"}
+    assert go == {f"go.{pane.NAME}": pane.KEY for pane in PANES}
+    assert ScopeSet.__module__ == "workbench.tui.messages"
+
+
+def test_panes_and_widgets_never_import_the_app() -> None:
+    tui = ROOT / "workbench" / "tui"
+    for path in [*(tui / "panes").glob("*.py"), *(tui / "widgets").glob("*.py")]:
+        text = path.read_text()
+        assert "tui.app" not in text and "tui import app" not in text, path
+    modules = [f"workbench.tui.{p.parent.name}.{p.stem}" for p in sorted((tui / "panes").glob("*.py"))]
+    modules += [f"workbench.tui.widgets.{p.stem}" for p in sorted((tui / "widgets").glob("*.py"))]
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print('APP' if 'workbench.tui.app' in sys.modules else 'CLEAN')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.stdout.strip() == "CLEAN", done.stderr
+
+
+def test_no_fmt_skip_in_the_tui() -> None:
+    files = [*(ROOT / "workbench" / "tui").rglob("*.py"), Path(__file__)]
+    marker = "fmt: " + "skip"
+    assert [f for f in files if marker in f.read_text()] == []

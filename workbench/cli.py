@@ -104,7 +104,7 @@ def ingest(
     org: Annotated[str | None, typer.Option(help="Org id for rows that lack ORGANIZATION_ID.")] = None,
 ) -> None:
     """Load EventLogFile CSVs into the store (idempotent; refused files are named)."""
-    from workbench.store.ingest import ingest_paths
+    from workbench.sources.local import ingest_paths
 
     settings = _settings(config)
     with opened(db) as con:
@@ -207,8 +207,8 @@ def generate(
     gzip: Annotated[bool, typer.Option("--gzip", help="Write .csv.gz files.")] = False,
 ) -> None:
     """Write realistic EventLogFile CSVs with a planted incident (deterministic)."""
-    from workbench.sources.generator import DEFAULT_END_DATE, SUPPORTED_EVENT_TYPES
-    from workbench.sources.generator import generate as run_generate
+    from workbench.sample.generator import DEFAULT_END_DATE, SUPPORTED_EVENT_TYPES
+    from workbench.sample.generator import generate as run_generate
 
     end = _parse_date(end_date, "--end-date") or DEFAULT_END_DATE
     types = tuple(event_type) if event_type else SUPPORTED_EVENT_TYPES
@@ -248,9 +248,9 @@ def demo(
     """Build demo.duckdb from sample_logs/ (generated if absent), scan it, and open the TUI
     (on a terminal; otherwise print what it holds)."""
     from workbench.config import EnrichConfig
-    from workbench.sources.generator import generate as run_generate
-    from workbench.sources.sample_enrichment import write_sample_enrichment
-    from workbench.store.ingest import ingest_paths
+    from workbench.sample.enrichment import write_sample_enrichment
+    from workbench.sample.generator import generate as run_generate
+    from workbench.sources.local import ingest_paths
 
     sample = _sample_logs_dir()
     if not any(sample.rglob("*.csv.gz")):

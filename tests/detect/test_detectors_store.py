@@ -25,7 +25,7 @@ from workbench.config import Settings, load_settings
 from workbench.detect import registry
 from workbench.detect.scan import judged_days, run_scan
 from workbench.findings import Finding, severity_rank
-from workbench.sources.generator import (
+from workbench.sample.generator import (
     API_TOTAL_USAGE_COLUMNS,
     BULK_API2_COLUMNS,
     LOGIN_COLUMNS,

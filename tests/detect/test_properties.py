@@ -27,7 +27,7 @@ from workbench.cli import app
 from workbench.config import Settings
 from workbench.detect.scan import JudgedDays, ScanResult, judged_days, run_scan
 from workbench.findings import CATEGORIES, FINDING_SCHEMA, SEVERITIES, severity_for
-from workbench.sources.generator import (
+from workbench.sample.generator import (
     API_TOTAL_USAGE_COLUMNS,
     BULK_API2_COLUMNS,
     HOSTING_IOC_IP,

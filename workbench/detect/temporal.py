@@ -107,11 +107,11 @@ def _odd_hours(ctx: DetectorContext, p: OffHours) -> list[Finding]:
     tail = scoring.rate_tail(hours["odd_calls"], hours["total"], base_rate)
     # Effect size: a handful of night calls among millions is not a night shift.
     share_cap = np.interp(odd_share.to_numpy(), [0, 0.005, 0.02, 0.05, 0.2, 0.5], [0, 25, 45, 55, 70, 80])
-    declared = hours["declared"].is_not_null().to_numpy()
+    is_declared = hours["declared"].is_not_null().to_numpy()
     score = scoring.bounded(
-        np.where(declared, 70.0, scoring.score_from_surprise(scoring.surprise(tail))),
+        np.where(is_declared, 70.0, scoring.score_from_surprise(scoring.surprise(tail))),
         share_cap,
-        np.where(declared, 100.0, scoring.history_cap(hours["active_days_before"])),
+        np.where(is_declared, 100.0, scoring.history_cap(hours["active_days_before"])),
     )
     hours = hours.with_columns(
         tail=pl.Series(tail),
@@ -174,7 +174,12 @@ def _odd_days(ctx: DetectorContext, p: OffHours) -> list[Finding]:
                     "weekdays": list(entry.expected_weekdays),
                 }
             )
-    schema = {"org_id": pl.Utf8, "entity_type": pl.Utf8, "entity_id": pl.Utf8, "weekdays": pl.List(pl.Int64)}
+    schema: dict[str, Any] = {
+        "org_id": pl.Utf8,
+        "entity_type": pl.Utf8,
+        "entity_id": pl.Utf8,
+        "weekdays": pl.List(pl.Int64),
+    }
     days = days.join(pl.DataFrame(declared, schema=schema), on=ENTITY, how="left")
     # Polars weekdays run 1 (Monday) to 7; the catalog's 0 (Monday) to 6.
     outside_declared = pl.col("weekdays").is_not_null() & ~pl.col("weekdays").list.contains(

@@ -1,1 +1,2 @@
-"""Sample data: the labelled scenario library (see `workbench.sample.scenarios`)."""
+"""Sample data: the deterministic log generator (`generator`), the labelled scenario library
+(`scenarios`) and the synthetic enrichment databases the demo uses (`enrichment`)."""

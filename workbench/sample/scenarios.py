@@ -1,7 +1,7 @@
 """A labelled scenario library: seed-randomised orgs with planted attacks and benign look-alikes.
 
 `generate_scenarios` writes Salesforce EventLogFile CSVs in the exact dialect of
-`workbench.sources.generator` (every value quoted, header by name, one file per org x event type
+`workbench.sample.generator` (every value quoted, header by name, one file per org x event type
 x day, in `<domain>-<org id>/<day>_<EventType>.csv`) and returns ground-truth `Label`s, also
 written to `labels.json`. Everything is drawn from numpy generators seeded with the seed and a
 fixed stream number, so one seed always gives byte-identical files, and different seeds give
@@ -24,7 +24,7 @@ from typing import cast
 import numpy as np
 import polars as pl
 
-from workbench.sources.generator import (
+from workbench.sample.generator import (
     API_TOTAL_USAGE_COLUMNS,
     API_TOTAL_USAGE_COLUMNS_OLD,
     BULK_API2_COLUMNS,

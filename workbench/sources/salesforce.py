@@ -24,8 +24,9 @@ from simple_salesforce.exceptions import SalesforceAuthenticationFailed, Salesfo
 
 from workbench.files import describe_os_error, write_atomic
 from workbench.render import inert
-from workbench.store.ingest import ingest_paths
-from workbench.store.queries import first_row
+from workbench.store.ingest import ingest_inputs
+from workbench.store.inputs import LogInput
+from workbench.store.queries import first_row, load_query
 
 API_VERSION = "62.0"
 RETRYABLE = (429, 500, 502, 503, 504)
@@ -97,16 +98,30 @@ def connect(profile: Profile, redact: Redactor, prompt: Callable[[str], str] | N
         if profile.auth == "password":
             password, token = profile.secret("password", prompt), profile.secret("security_token", prompt)
             redact.add(password, token)
-            return Salesforce(username=profile.username, password=password, security_token=token or "",
-                              domain=profile.domain, version=version)  # fmt: skip
+            return Salesforce(
+                username=profile.username,
+                password=password,
+                security_token=token or "",
+                domain=profile.domain,
+                version=version,
+            )
         if profile.auth == "client_credentials":
             secret = profile.secret("consumer_secret", prompt)
             redact.add(secret)
-            return Salesforce(consumer_key=profile.consumer_key, consumer_secret=secret, domain=profile.domain,
-                              version=version)  # fmt: skip
+            return Salesforce(
+                consumer_key=profile.consumer_key,
+                consumer_secret=secret,
+                domain=profile.domain,
+                version=version,
+            )
         if profile.auth == "jwt":
-            return Salesforce(username=profile.username, consumer_key=profile.consumer_key,
-                              privatekey_file=profile.private_key_file, domain=profile.domain, version=version)  # fmt: skip
+            return Salesforce(
+                username=profile.username,
+                consumer_key=profile.consumer_key,
+                privatekey_file=profile.private_key_file,
+                domain=profile.domain,
+                version=version,
+            )
     except SalesforceAuthenticationFailed as exc:
         raise FetchError(redact(f"login to {profile.name} failed: {exc}")) from None
     except (requests.RequestException, OSError, ValueError) as exc:
@@ -146,9 +161,14 @@ class RemoteFile:
     def from_record(cls, record: dict[str, Any]) -> RemoteFile:
         """From a SOQL query record."""
         return cls(
-            str(record["Id"]), str(record["EventType"]), str(record["LogDate"]), str(record.get("Interval") or "Daily"),
-            int(record.get("Sequence") or 0), str(record["CreatedDate"]), int(record.get("LogFileLength") or 0),
-        )  # fmt: skip
+            id=str(record["Id"]),
+            event_type=str(record["EventType"]),
+            log_date=str(record["LogDate"]),
+            interval=str(record.get("Interval") or "Daily"),
+            sequence=int(record.get("Sequence") or 0),
+            created=str(record["CreatedDate"]),
+            length=int(record.get("LogFileLength") or 0),
+        )
 
 
 def soql(
@@ -172,8 +192,8 @@ def soql(
     if interval != "both":
         where.append(f"Interval = '{interval.capitalize()}'")
     clause = (" WHERE " + " AND ".join(where)) if where else ""
-    return ("SELECT Id, EventType, LogDate, Interval, Sequence, CreatedDate, LogFileLength FROM EventLogFile"
-            f"{clause} ORDER BY CreatedDate ASC, Id ASC")  # fmt: skip
+    fields = "Id, EventType, LogDate, Interval, Sequence, CreatedDate, LogFileLength"
+    return f"SELECT {fields} FROM EventLogFile{clause} ORDER BY CreatedDate ASC, Id ASC"
 
 
 @dataclass
@@ -246,13 +266,17 @@ class Fetcher:
 
     def cursor(self) -> tuple[str, str] | None:
         """The last (CreatedDate, Id) fetched for this org."""
-        row = first_row(self.con.execute(
-            "SELECT cursor_created, cursor_id FROM sync_state WHERE org_key = ?", [self.org_key]
-        ))  # fmt: skip
+        row = first_row(self.con.execute(load_query("fetch_cursor"), {"org_key": self.org_key}))
         return (row[0], row[1]) if row and row[0] else None
 
-    def list_remote(self, since: str | None, until: str | None, event_types: list[str], interval: str,
-                    incremental: bool = True) -> list[RemoteFile]:  # fmt: skip
+    def list_remote(
+        self,
+        since: str | None,
+        until: str | None,
+        event_types: list[str],
+        interval: str,
+        incremental: bool = True,
+    ) -> list[RemoteFile]:
         """EventLogFile records after the cursor (or all in the dates), following nextRecordsUrl."""
         query = soql(since, until, event_types, interval, self.cursor() if incremental else None)
         result = self._with_retries(lambda: self.sf.query_all(query), "listing EventLogFile")
@@ -263,10 +287,8 @@ class Fetcher:
         url = f"{self.sf.base_url}sobjects/EventLogFile/{remote.id}/LogFile"
 
         def get() -> bytes:
-            response = self.sf.session.get(
-                url, headers={"Authorization": f"Bearer {self.sf.session_id}", "Accept-Encoding": "gzip"},
-                timeout=self.timeout,
-            )  # fmt: skip
+            headers = {"Authorization": f"Bearer {self.sf.session_id}", "Accept-Encoding": "gzip"}
+            response = self.sf.session.get(url, headers=headers, timeout=self.timeout)
             if response.status_code in (401, *RETRYABLE):
                 raise _Retry(response.status_code, f"HTTP {response.status_code}")
             if response.status_code >= 300:
@@ -296,24 +318,38 @@ class Fetcher:
                 continue
             body = self._download(remote)
             path = self._archive(remote, body)
-            ingest = ingest_paths(self.con, [path], default_org=self.profile.org_id)
+            ingest = ingest_inputs(self.con, [LogInput(path)], default_org=self.profile.org_id)
             refused = [f for f in ingest.files if f.status == "refused"]
             if refused:
-                raise FetchError(self.redact(f"{remote.id} ({remote.event_type} {remote.log_date}) was downloaded to "
-                                             f"{path} but refused: {refused[0].reason}"))  # fmt: skip
+                what = f"{remote.id} ({remote.event_type} {remote.log_date})"
+                raise FetchError(
+                    self.redact(f"{what} was downloaded to {path} but refused: {refused[0].reason}")
+                )
             report.events_added += ingest.rows_added
             report.downloaded += 1
             self.con.execute(
-                """INSERT INTO sync_state VALUES (?, ?, ?, ?)
-                   ON CONFLICT (org_key) DO UPDATE SET cursor_created = excluded.cursor_created,
-                       cursor_id = excluded.cursor_id, updated_at = excluded.updated_at""",
-                [self.org_key, remote.created, remote.id, datetime.now(UTC).replace(tzinfo=None)],
+                load_query("fetch_advance_cursor"),
+                {
+                    "org_key": self.org_key,
+                    "created": remote.created,
+                    "log_file_id": remote.id,
+                    "updated_at": datetime.now(UTC).replace(tzinfo=None),
+                },
             )
             self.con.execute(
-                "INSERT OR REPLACE INTO fetched_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [self.org_key, remote.id, remote.event_type, remote.log_date, remote.interval, remote.sequence,
-                 remote.created, remote.length, str(path)],
-            )  # fmt: skip
+                load_query("fetch_record_file"),
+                {
+                    "org_key": self.org_key,
+                    "log_file_id": remote.id,
+                    "event_type": remote.event_type,
+                    "log_date": remote.log_date,
+                    "interval": remote.interval,
+                    "sequence": remote.sequence,
+                    "created": remote.created,
+                    "length": remote.length,
+                    "archive_path": str(path),
+                },
+            )
             if on_file:
                 on_file(index, len(files), remote)
         report.api_usage = self.api_usage
@@ -332,9 +368,7 @@ class Fetcher:
 
     def local_ids(self) -> set[str]:
         """EventLogFile ids already fetched for this org."""
-        rows = self.con.execute(
-            "SELECT log_file_id FROM fetched_files WHERE org_key = ?", [self.org_key]
-        ).fetchall()
+        rows = self.con.execute(load_query("fetched_file_ids"), {"org_key": self.org_key}).fetchall()
         return {r[0] for r in rows}
 
 

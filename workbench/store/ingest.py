@@ -16,7 +16,7 @@ import tempfile
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,11 +25,10 @@ from typing import IO
 
 import duckdb
 
-from workbench.sources.local import (
+from workbench.store.inputs import (
     InputScan,
     LogInput,
     MissingInput,
-    discover,
     is_gzip,
     materialise,
     normalised_copy,
@@ -847,15 +846,15 @@ def _sniff(item: LogInput | MissingInput) -> tuple[list[str] | RefusedFile, Inpu
         return RefusedFile(f"cannot be read: {type(exc).__name__}: {exc}"), None
 
 
-def ingest_paths(
+def ingest_inputs(
     con: duckdb.DuckDBPyConnection,
-    paths: list[Path],
+    inputs: Sequence[LogInput | MissingInput],
     default_org: str | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> IngestReport:
-    """Ingest every log file found under PATHS; refusals are reported, never raised."""
+    """Ingest INPUTS (found by a source: local folders, a Salesforce download); refusals,
+    a missing input among them, are reported, never raised."""
     report = IngestReport()
-    inputs = list(discover(paths))
     total = len(inputs) * 2  # checking, then reading
     done = 0
 

@@ -1,18 +1,27 @@
 """The Textual investigation workbench: overview, anomalies, timeline, IPs, exposure, queries, report.
 
-All database work runs in thread workers with their own DuckDB cursor; the UI never waits on a query.
+How it fits together (attributes down, messages up):
+
+- `panes.PANES` is the list of tabs; each pane class declares its name, key and focus. The tabs,
+  the `go.*` bindings and the palette are built from it.
+- Panes read the shared `WorkbenchState` and post `messages` when something happened; only this app
+  replaces the state (`on_*` handlers below), then calls every pane's `state_changed`.
+- All database work runs in thread workers with their own DuckDB cursor; the UI never waits on a query.
 """
 
 from __future__ import annotations
 
 import gc
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TypeVar, overload
 
 import duckdb
+from textual import on
 from textual.app import App, ComposeResult
 from textual.notifications import SeverityLevel
+from textual.widget import Widget
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from workbench.config import Settings
@@ -21,24 +30,18 @@ from workbench.files import describe_os_error, write_atomic
 from workbench.investigate.scope import Scope
 from workbench.render import inert
 from workbench.tui import settings as saved
-from workbench.tui.commands import PANES, WorkbenchCommands, bindings
+from workbench.tui.commands import COMMANDS, WorkbenchCommands, bindings, with_keys
+from workbench.tui.messages import FocusMoved, FocusStepped, ScopeSet, TriageChanged
+from workbench.tui.panes import PANES, Pane
+from workbench.tui.panes.anomalies import AnomaliesPane
+from workbench.tui.panes.exposure import ExposurePane
+from workbench.tui.panes.report import ReportPane
 from workbench.tui.screens.modals import HelpScreen, PromptScreen
-from workbench.tui.widgets.anomalies import AnomaliesPane
-from workbench.tui.widgets.common import Pane
-from workbench.tui.widgets.exposure import ExposurePane
-from workbench.tui.widgets.ips import IpsPane
-from workbench.tui.widgets.overview import OverviewPane
-from workbench.tui.widgets.queries import QueriesPane
-from workbench.tui.widgets.report import ReportPane
-from workbench.tui.widgets.timeline import TimelinePane
+from workbench.tui.state import PaneContext, WorkbenchState
+from workbench.tui.widgets.table import WorkbenchTable
 
-PANE_CLASSES: dict[str, type[Pane]] = {
-    "overview": OverviewPane, "anomalies": AnomaliesPane, "timeline": TimelinePane, "ips": IpsPane,
-    "exposure": ExposurePane, "queries": QueriesPane, "report": ReportPane,
-}  # fmt: skip
-TITLES = {"ips": "IPs"}
-FOCUS = {"anomalies": "#anomalies", "timeline": "#timeline-hours", "ips": "#ips", "exposure": "#exposure-run",
-         "queries": "#query-results", "report": "#report-scroll"}  # fmt: skip
+P = TypeVar("P", bound=Pane)
+PANE_NAMED = {pane.NAME: pane for pane in PANES}
 
 
 class WorkbenchApp(App[None]):
@@ -61,22 +64,38 @@ class WorkbenchApp(App[None]):
             lock_down(con, db_path)
         self.settings = settings or Settings()
         last = con.execute("SELECT max(last_ts) FROM hourly_activity").fetchall()[0][0]
-        # The time in focus, shared by the panes (lnav-style): starts at the latest event.
-        self.focus_time: datetime = last or datetime(2025, 1, 1)
-        self.focus_entity: str | None = None
-        self.backcheck_scope: Scope | None = None
+        self.state = WorkbenchState(focus_time=last or datetime(2025, 1, 1))
+        self.context = PaneContext(state=lambda: self.state, cursor=self.cursor, settings=self.settings)
         self.history: list[str] = []
         self.sub_title = inert(db_path)
-        theme = saved.load().get("theme")
+        remembered = saved.load()
+        theme = remembered.get("theme")
         if isinstance(theme, str) and theme in self.available_themes:
             self.theme = theme
+        self.keymap = saved.keymap(remembered)
+        self.commands = with_keys(COMMANDS, self.keymap)
+        """The commands with the user's keys: what the help screen and the palette show."""
+        self.set_keymap(self.keymap)
+
+    # The shared state, by name (read-only: panes post messages, the handlers below change it).
+    @property
+    def focus_time(self) -> datetime:
+        return self.state.focus_time
+
+    @property
+    def focus_entity(self) -> str | None:
+        return self.state.focus_entity
+
+    @property
+    def backcheck_scope(self) -> Scope | None:
+        return self.state.backcheck_scope
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with TabbedContent(id="tabs", initial="tab-overview"):
-            for n, pane in enumerate(PANES, start=1):
-                with TabPane(f"{n} {TITLES.get(pane, pane.capitalize())}", id=f"tab-{pane}"):
-                    yield PANE_CLASSES[pane](id=f"{pane}-pane")
+        with TabbedContent(id="tabs", initial=f"tab-{PANES[0].NAME}"):
+            for pane in PANES:
+                with TabPane(f"{pane.KEY} {pane.TITLE}", id=f"tab-{pane.NAME}"):
+                    yield pane(self.context)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -86,8 +105,12 @@ class WorkbenchApp(App[None]):
         gc.set_threshold(50_000, 20, 100)
         self.set_interval(3.0, lambda: gc.freeze())
         saved.save({"db": str(self.db_path.resolve())})
-        self.pane("overview").ensure_loaded()
-        self.pane("anomalies").ensure_loaded()
+        unknown = sorted(set(self.keymap) - binding_ids())
+        if unknown:
+            self.notify(f"tui.json: no key binding has the id(s) {', '.join(unknown)}", severity="warning")
+        for pane in self.query(Pane):
+            if pane.PRELOAD:
+                pane.ensure_loaded()
 
     def notify(
         self,
@@ -110,9 +133,14 @@ class WorkbenchApp(App[None]):
         """A cursor of its own for a worker thread."""
         return self.con.cursor()
 
-    def pane(self, name: str) -> Any:
-        """The pane widget of a tab."""
-        return self.query_one(f"#{name}-pane", PANE_CLASSES[name])
+    @overload
+    def pane(self, kind: type[P]) -> P: ...
+    @overload
+    def pane(self, kind: str) -> Pane: ...
+    def pane(self, kind: type[Pane] | str) -> Pane:
+        """The pane of a tab, by class or by name."""
+        cls = PANE_NAMED[kind] if isinstance(kind, str) else kind
+        return self.query_one(f"#{cls.NAME}-pane", cls)
 
     @property
     def active(self) -> str:
@@ -121,10 +149,42 @@ class WorkbenchApp(App[None]):
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         name = (event.pane.id or "").removeprefix("tab-")
-        if name in FOCUS:
-            self.query_one(FOCUS[name]).focus()  # the pane's keys work straight away
-        if name in PANE_CLASSES:
-            self.pane(name).ensure_loaded()
+        if name not in PANE_NAMED:
+            return
+        pane = self.pane(name)
+        if pane.FOCUS:
+            self.query_one(pane.FOCUS).focus()  # the pane's keys work straight away
+        pane.ensure_loaded()
+
+    # --- messages from the panes: the only place the shared state changes ----------------------
+
+    def change_state(self, after: WorkbenchState) -> None:
+        """Replace the shared state and tell every pane."""
+        before, self.state = self.state, after
+        for pane in self.query(Pane):
+            pane.state_changed(before, after)
+
+    @on(FocusMoved)
+    def move_focus(self, message: FocusMoved) -> None:
+        entity = message.entity_id or self.state.focus_entity
+        self.change_state(replace(self.state, focus_time=message.moment, focus_entity=entity))
+        if message.open_timeline:
+            self.action_go("timeline")
+
+    @on(FocusStepped)
+    def step_focus(self, message: FocusStepped) -> None:
+        self.change_state(
+            replace(self.state, focus_time=self.state.focus_time + timedelta(hours=message.hours))
+        )
+
+    @on(TriageChanged)
+    def triage_stored(self, message: TriageChanged) -> None:
+        self.notify(f"{message.summary}: {message.status}", timeout=3)
+        self.change_state(replace(self.state, triage_version=self.state.triage_version + 1))
+
+    @on(ScopeSet)
+    def keep_scope(self, message: ScopeSet) -> None:
+        self.change_state(replace(self.state, backcheck_scope=message.scope))
 
     # --- actions (named in workbench.tui.commands) ---------------------------------------------
 
@@ -145,35 +205,27 @@ class WorkbenchApp(App[None]):
         else:
             self.exit()
 
-    def show_timeline(self, entity_id: str, moment: datetime) -> None:
-        """Jump to an entity's timeline at a moment (enter on a finding)."""
-        self.focus_time = moment
-        self.focus_entity = entity_id
-        timeline = self.pane("timeline")
-        timeline.entity_id = entity_id
-        self.action_go("timeline")
-        timeline.load_entities()
-
     def action_triage(self, status: str) -> None:
-        if self.active != "anomalies":
-            self.notify("triage works on the Anomalies pane (key 2)", severity="warning")
+        if self.active != AnomaliesPane.NAME:
+            self.notify(f"triage works on the Anomalies pane (key {AnomaliesPane.KEY})", severity="warning")
             return
-        self.pane("anomalies").triage(status)
+        self.pane(AnomaliesPane).triage(status)
 
     def action_note(self) -> None:
-        if self.active != "anomalies" or not self.pane("anomalies").selected():
+        anomalies = self.pane(AnomaliesPane)
+        finding = anomalies.selected()
+        if self.active != AnomaliesPane.NAME or not finding:
             self.notify("select a finding on the Anomalies pane first", severity="warning")
             return
-        finding = self.pane("anomalies").selected()
 
         def done(note: str | None) -> None:
             if note:
-                self.pane("anomalies").triage(finding.get("status") or "new", note)
+                anomalies.triage(finding.get("status") or "new", note)
 
         self.push_screen(PromptScreen("Note for this finding:", finding.get("note") or ""), done)
 
     def action_filter(self) -> None:
-        self.action_go("anomalies")
+        self.action_go(AnomaliesPane.NAME)
         self.query_one("#anomaly-filter").focus()
 
     def action_refresh(self) -> None:
@@ -186,21 +238,21 @@ class WorkbenchApp(App[None]):
             self.notify(f"cancelled {len(running)} running task(s)", timeout=3)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(self.commands))
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
         saved.save({"theme": self.theme})
 
     def action_export(self) -> None:
-        source = self.pane("exposure") if self.active == "exposure" else self.pane("report")
-        text = source.markdown()
+        exposure = self.active == ExposurePane.NAME
+        text = self.pane(ExposurePane).markdown() if exposure else self.pane(ReportPane).markdown()
         if text is None:
             self.notify(
                 "nothing to export yet: run a back-check (Exposure) or open the Report", severity="warning"
             )
             return
-        default = "backcheck.md" if source is self.pane("exposure") else "incident.md"
+        default = "backcheck.md" if exposure else "incident.md"
 
         def write(path: str | None) -> None:
             if not path:
@@ -214,6 +266,14 @@ class WorkbenchApp(App[None]):
             self.notify(f"wrote {target}", timeout=4)
 
         self.push_screen(PromptScreen("Export Markdown to:", default), write)
+
+
+def binding_ids() -> set[str]:
+    """Every binding id a user can rebind in tui.json: the commands, the panes' and the tables' keys."""
+    widgets: list[type[Widget]] = [*PANES, WorkbenchTable]
+    return {c.id for c in COMMANDS} | {
+        b.id for w in widgets for b in w.BINDINGS if not isinstance(b, tuple) and b.id is not None
+    }
 
 
 def run(con: duckdb.DuckDBPyConnection, db_path: Path, settings: Settings) -> int:

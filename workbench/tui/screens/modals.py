@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -9,7 +11,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label
 
-from workbench.tui.commands import COMMANDS
+from workbench.tui.commands import COMMANDS, Command, key_label
 
 
 class HelpScreen(ModalScreen[None]):
@@ -17,15 +19,19 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close")]
 
+    def __init__(self, commands: Sequence[Command] = COMMANDS) -> None:
+        super().__init__()
+        self.commands = commands
+
     def compose(self) -> ComposeResult:
         with Vertical(id="help"):
             yield Label(
                 "Keys (ctrl+p opens the command palette). Tables: j/k move, g/G top/bottom, y copies a cell."
             )
             table: DataTable[Text] = DataTable(id="help-keys", cursor_type="row")
-            table.add_columns("key", "command")
-            for command in COMMANDS:
-                table.add_row(Text(command.key.replace("question_mark", "?")), Text(command.title))
+            table.add_columns("key", "command", "id (rebind in tui.json)")
+            for command in self.commands:
+                table.add_row(Text(key_label(command.key)), Text(command.title), Text(command.id))
             yield table
 
     def action_dismiss(self) -> None:  # type: ignore[override]

@@ -12,7 +12,8 @@ from textual.widgets.option_list import Option
 
 from workbench import views
 from workbench.console import ConsoleError, ConsoleResult, run_console
-from workbench.tui.widgets.common import Pane, WorkbenchTable, literal
+from workbench.tui.panes.base import Pane
+from workbench.tui.widgets.table import WorkbenchTable, literal
 
 ROW_CAP = 1000
 
@@ -21,9 +22,14 @@ class QueriesPane(Pane):
     """Pick a query (enter) or type SQL: one read-only statement through workbench.console, the
     same runner as `workbench query`."""
 
+    NAME = "queries"
+    TITLE = "Queries"
+    KEY = "6"
+    FOCUS = "#query-results"
+
     def compose(self) -> ComposeResult:
-        yield OptionList(*(Option(Text(f"{name}: {about}"), id=name) for name, about in views.query_catalog()),
-                         id="query-list")  # fmt: skip
+        options = [Option(Text(f"{name}: {about}"), id=name) for name, about in views.query_catalog()]
+        yield OptionList(*options, id="query-list")
         yield Input(placeholder="SQL, or a query name; enter runs it (read-only)", id="query-sql")
         yield Static("", id="query-status")
         yield WorkbenchTable(id="query-results")

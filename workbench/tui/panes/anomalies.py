@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +17,10 @@ from textual.widgets import DataTable, Input, Sparkline, Static
 from workbench import views
 from workbench.render import inert
 from workbench.store.findings import set_triage
-from workbench.tui.widgets.common import SEVERITY_STYLE, Pane, WorkbenchTable, literal
+from workbench.tui.messages import FocusMoved, TriageChanged
+from workbench.tui.panes.base import Pane
+from workbench.tui.state import PaneContext, WorkbenchState
+from workbench.tui.widgets.table import SEVERITY_STYLE, WorkbenchTable, literal
 
 COLUMNS = ("severity", "score", "detector", "entity", "window (UTC)", "status")
 
@@ -24,13 +28,23 @@ COLUMNS = ("severity", "score", "detector", "entity", "window (UTC)", "status")
 class AnomaliesPane(Pane):
     """The heart of the workbench: findings, their reasons, and triage."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    NAME = "anomalies"
+    TITLE = "Anomalies"
+    KEY = "2"
+    FOCUS = "#anomalies"
+    PRELOAD = True
+
+    def __init__(self, context: PaneContext, **kwargs: Any) -> None:
+        super().__init__(context, **kwargs)
         self.rows: list[dict[str, Any]] = []
+        # Decisions are stored one at a time, in the order they were made (a note after a status).
+        self._triage_lock = threading.Lock()
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="/ filter: words, detector:new_ip, severity:high, status:new, entity:...",
-                    id="anomaly-filter")  # fmt: skip
+        yield Input(
+            placeholder="/ filter: words, detector:new_ip, severity:high, status:new, entity:...",
+            id="anomaly-filter",
+        )
         with Horizontal(id="anomaly-body"):
             table = WorkbenchTable(id="anomalies")
             table.add_columns(*COLUMNS)
@@ -44,6 +58,10 @@ class AnomaliesPane(Pane):
         text = self.query_one("#anomaly-filter", Input).value
         self.fetch(lambda cursor: views.anomalies(cursor, text), self.show)
 
+    def state_changed(self, before: WorkbenchState, after: WorkbenchState) -> None:
+        if after.triage_version != before.triage_version:
+            self.load()  # show the new status where the cursor was
+
     def show(self, found: tuple[list[dict[str, Any]], list[str]]) -> None:
         rows, suggestions = found
         self.rows = rows
@@ -54,11 +72,7 @@ class AnomaliesPane(Pane):
         keep = table.cursor_row
         table.clear()
         for f in rows:
-            table.add_row(
-                literal(f["severity"], SEVERITY_STYLE.get(f["severity"], "")), literal(str(f["score"])),
-                literal(f["detector"]), literal(f["entity_label"]), literal(f["window_start"]), literal(f["status"]),
-                key=f["id"],
-            )  # fmt: skip
+            table.add_row(*_cells(f), key=f["id"])
         table.border_title = f"{len(rows)} finding(s)"
         if rows:
             table.move_cursor(row=min(keep, len(rows) - 1))
@@ -76,12 +90,13 @@ class AnomaliesPane(Pane):
             self.describe(finding)
 
     @on(DataTable.RowSelected, "#anomalies")
-    def selected_row(self, event: DataTable.RowSelected) -> None:
+    def open_timeline(self, event: DataTable.RowSelected) -> None:
         finding = self.selected()
         if finding:
-            self.workbench.show_timeline(finding["entity_id"], finding["window_start"])
+            self.post_message(FocusMoved(finding["entity_id"], finding["window_start"], open_timeline=True))
 
     def selected(self) -> dict[str, Any] | None:
+        """The finding under the cursor."""
         table = self.query_one("#anomalies", WorkbenchTable)
         if not self.rows or table.cursor_row >= len(self.rows):
             return None
@@ -110,8 +125,8 @@ class AnomaliesPane(Pane):
 
         def daily(cursor: Any) -> list[float]:
             hours = views.timeline(cursor, entity_id, start, start + timedelta(days=14))["hours"]
-            return [sum(views.hour_series(hours, start + timedelta(days=d), start + timedelta(days=d + 1)))
-                    for d in range(14)]  # fmt: skip
+            days = [(start + timedelta(days=d), start + timedelta(days=d + 1)) for d in range(14)]
+            return [sum(views.hour_series(hours, first, last)) for first, last in days]
 
         self.fetch(daily, self._set_sparkline)
 
@@ -121,16 +136,33 @@ class AnomaliesPane(Pane):
         sparkline.tooltip = "calls per day, last 14 days of the entity"
 
     def triage(self, status: str, note: str | None = None) -> None:
+        """Store a decision on the selected finding (in a worker; the app is told when it landed)."""
         finding = self.selected()
         if not finding:
             self.app.notify("no finding selected", severity="warning")
             return
-        try:
-            set_triage(self.workbench.con, finding["id"], status, note)
-        except Exception as exc:
-            self.fail(exc)
-            return
-        self.app.notify(
-            inert(f"{finding['detector']} on {finding['entity_label']}: {status}"), timeout=3, markup=False
-        )
-        self.load()
+        self.write_triage(finding["id"], status, note, f"{finding['detector']} on {finding['entity_label']}")
+
+    # Not exclusive: every decision must land, even when the next one is made before it did.
+    @work(thread=True, group="triage")
+    def write_triage(self, finding_id: str, status: str, note: str | None, summary: str) -> None:
+        def store(cursor: Any) -> str:
+            with self._triage_lock:
+                return set_triage(cursor, finding_id, status, note)
+
+        def stored(full_id: str) -> None:
+            self.post_message(TriageChanged(full_id, status, summary))  # the app answers: see state_changed
+
+        self.fetch(store, stored)
+
+
+def _cells(f: dict[str, Any]) -> list[Text]:
+    """One finding's row."""
+    return [
+        literal(f["severity"], SEVERITY_STYLE.get(f["severity"], "")),
+        literal(str(f["score"])),
+        literal(f["detector"]),
+        literal(f["entity_label"]),
+        literal(f["window_start"]),
+        literal(f["status"]),
+    ]

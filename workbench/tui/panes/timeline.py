@@ -13,26 +13,39 @@ from textual.widgets import Select, Sparkline, Static
 
 from workbench import views
 from workbench.render import inert
-from workbench.tui.widgets.common import Pane, WorkbenchTable, literal
+from workbench.tui.messages import FocusMoved, FocusStepped
+from workbench.tui.panes.base import Pane
+from workbench.tui.state import PaneContext, WorkbenchState
+from workbench.tui.widgets.table import WorkbenchTable, literal
 
 ZOOM_DAYS = (1, 3, 7, 14, 30)
 
 
 class TimelinePane(Pane):
-    """Step by hour (, .) or day ([ ]), zoom (+ -); the focused time is shared with the other panes."""
+    """Step by hour (, .) or day ([ ]), zoom (+ -); the focused time is shared with the other panes.
+
+    The entity shown is the focused one (`WorkbenchState.focus_entity`) once there is one: picking
+    another here moves the focus, and a finding opened elsewhere moves it here.
+    """
+
+    NAME = "timeline"
+    TITLE = "Timeline"
+    KEY = "3"
+    FOCUS = "#timeline-hours"
 
     BINDINGS = [
-        Binding("left_square_bracket", "step(-24)", "Day back"),
-        Binding("right_square_bracket", "step(24)", "Day on"),
-        Binding("comma", "step(-1)", "Hour back", show=False),
-        Binding("full_stop", "step(1)", "Hour on", show=False),
-        Binding("plus,equals_sign", "zoom(-1)", "Zoom in"),
-        Binding("minus", "zoom(1)", "Zoom out"),
+        Binding("left_square_bracket", "step(-24)", "Day back", id="timeline.day_back"),
+        Binding("right_square_bracket", "step(24)", "Day on", id="timeline.day_on"),
+        Binding("comma", "step(-1)", "Hour back", show=False, id="timeline.hour_back"),
+        Binding("full_stop", "step(1)", "Hour on", show=False, id="timeline.hour_on"),
+        Binding("plus,equals_sign", "zoom(-1)", "Zoom in", id="timeline.zoom_in"),
+        Binding("minus", "zoom(1)", "Zoom out", id="timeline.zoom_out"),
     ]
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, context: PaneContext, **kwargs: Any) -> None:
+        super().__init__(context, **kwargs)
         self.entity_id: str | None = None
+        """The entity shown (the select's value)."""
         self.zoom = 2  # index into ZOOM_DAYS: 7 days
 
     def compose(self) -> ComposeResult:
@@ -46,6 +59,14 @@ class TimelinePane(Pane):
         table.add_columns("hour (UTC)", "calls", "errors", "addresses", "objects", "findings")
         yield table
 
+    def state_changed(self, before: WorkbenchState, after: WorkbenchState) -> None:
+        if after.focus_entity is not None and after.focus_entity != self.entity_id:
+            self.entity_id = after.focus_entity
+            self.loaded = True  # the select picks the entity up, then its change loads the hours
+            self.load_entities()
+        elif after.focus_time != before.focus_time:
+            self.load_timeline()
+
     @work(thread=True, exclusive=True, group="timeline-entities")
     def load_entities(self) -> None:
         self.fetch(views.entities, self._set_entities)
@@ -53,22 +74,25 @@ class TimelinePane(Pane):
     def _set_entities(self, entities: list[dict[str, Any]]) -> None:
         select = self.query_one("#timeline-entity", Select)
         # Text prompts: an entity label from the logs is shown as it is, never read as markup.
-        options = [(Text(inert(f"{e['label']} ({e['entity_type']}, {e['calls']:,} calls)")), e["entity_id"])
-                   for e in entities]  # fmt: skip
+        options = [(Text(inert(_entity_label(e))), e["entity_id"]) for e in entities]
         select.set_options(options)
-        wanted = self.entity_id or (entities[0]["entity_id"] if entities else None)
-        if wanted and any(value == wanted for _, value in options):
-            select.value = wanted
+        # Without a focused entity yet, show the busiest one (without making it the focus).
+        self.entity_id = self.entity_id or (entities[0]["entity_id"] if entities else None)
+        if self.entity_id and any(value == self.entity_id for _, value in options):
+            select.value = self.entity_id
 
     @on(Select.Changed, "#timeline-entity")
     def entity_changed(self, event: Select.Changed) -> None:
-        if isinstance(event.value, str):
+        if not isinstance(event.value, str):
+            return
+        if event.value != self.entity_id:  # the user picked another one: it becomes the focus
             self.entity_id = event.value
-            self.load()
+            self.post_message(FocusMoved(event.value, self.state.focus_time))
+        self.load()
 
     def window(self) -> tuple[datetime, datetime]:
         days = ZOOM_DAYS[self.zoom]
-        focus = self.workbench.focus_time
+        focus = self.state.focus_time
         start = (focus - timedelta(hours=days * 12)).replace(minute=0, second=0, microsecond=0)
         return start, start + timedelta(days=days)
 
@@ -88,6 +112,7 @@ class TimelinePane(Pane):
 
     def show(self, data: dict[str, Any]) -> None:
         start, end = data["start"], data["end"]
+        focus_time = self.state.focus_time
         calls = views.hour_series(data["hours"], start, end)
         errors = views.hour_series(data["hours"], start, end, "errors")
         self.query_one("#timeline-calls", Sparkline).data = calls
@@ -95,12 +120,14 @@ class TimelinePane(Pane):
         marks = data["findings"]
         summary = Text(
             f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC ({ZOOM_DAYS[self.zoom]} days), focus "
-            f"{self.workbench.focus_time:%Y-%m-%d %H:%M}: {int(sum(calls)):,} calls, {int(sum(errors)):,} errors, "
+            f"{focus_time:%Y-%m-%d %H:%M}: {int(sum(calls)):,} calls, {int(sum(errors)):,} errors, "
             f"{len(marks)} finding(s)\n"
         )
         for f in marks[:6]:
-            summary.append(f"  ▲ {f['window_start']:%m-%d %H:%M} {inert(f['detector'])} ({f['severity']})\n",
-                           style="red" if f["severity"] in ("high", "critical") else "yellow")  # fmt: skip
+            style = "red" if f["severity"] in ("high", "critical") else "yellow"
+            summary.append(
+                f"  ▲ {f['window_start']:%m-%d %H:%M} {inert(f['detector'])} ({f['severity']})\n", style=style
+            )
         self.query_one("#timeline-summary", Static).update(summary)
         by_hour: dict[datetime, list[str]] = {}
         for f in marks:
@@ -111,17 +138,26 @@ class TimelinePane(Pane):
         table.clear()
         focus_row = 0
         for index, row in enumerate(data["hours"]):
-            if row["hour"] <= self.workbench.focus_time:
+            if row["hour"] <= focus_time:
                 focus_row = index
-            table.add_row(literal(row["hour"]), literal(row["calls"]), literal(row["errors"]), literal(row["ips"]),
-                          literal(row["objects"]), literal(", ".join(by_hour.get(row["hour"], []))))  # fmt: skip
+            table.add_row(
+                literal(row["hour"]),
+                literal(row["calls"]),
+                literal(row["errors"]),
+                literal(row["ips"]),
+                literal(row["objects"]),
+                literal(", ".join(by_hour.get(row["hour"], []))),
+            )
         if data["hours"]:
             table.move_cursor(row=focus_row)
 
     def action_step(self, hours: int) -> None:
-        self.workbench.focus_time += timedelta(hours=hours)
-        self.load_timeline()
+        self.post_message(FocusStepped(hours))  # the app moves the focus; state_changed reloads
 
     def action_zoom(self, direction: int) -> None:
         self.zoom = max(0, min(len(ZOOM_DAYS) - 1, self.zoom + direction))
         self.load_timeline()
+
+
+def _entity_label(e: dict[str, Any]) -> str:
+    return f"{e['label']} ({e['entity_type']}, {e['calls']:,} calls)"

@@ -16,7 +16,9 @@ from workbench.investigate.backcheck import Backcheck, run_backcheck
 from workbench.investigate.ioc import parse_iocs
 from workbench.investigate.report import backcheck_markdown
 from workbench.investigate.scope import Scope
-from workbench.tui.widgets.common import Pane
+from workbench.tui.messages import ScopeSet
+from workbench.tui.panes.base import Pane
+from workbench.tui.state import PaneContext
 
 
 def parse_time(value: str) -> datetime:
@@ -27,8 +29,13 @@ def parse_time(value: str) -> datetime:
 class ExposurePane(Pane):
     """Back-check a window for an app, a user or addresses; export the result as Markdown."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    NAME = "exposure"
+    TITLE = "Exposure"
+    KEY = "5"
+    FOCUS = "#exposure-run"
+
+    def __init__(self, context: PaneContext, **kwargs: Any) -> None:
+        super().__init__(context, **kwargs)
         self.result: Backcheck | None = None
 
     def compose(self) -> ComposeResult:
@@ -39,17 +46,21 @@ class ExposurePane(Pane):
             yield Input(placeholder="IOC file (optional)", id="exposure-ioc")
             yield Button("Back-check", id="exposure-run", variant="primary")
         with VerticalScroll(id="exposure-scroll"):
-            yield Static("Fill the window and press Back-check (the result stays here; ctrl+e exports it as "
-                         "Markdown).", id="exposure-result", markup=False)  # fmt: skip
+            yield Static(
+                "Fill the window and press Back-check (the result stays here; ctrl+e exports it as Markdown).",
+                id="exposure-result",
+                markup=False,
+            )
 
     def load(self) -> None:
         start = self.query_one("#exposure-start", Input)
         if not start.value:
-            focus = self.workbench.focus_time.replace(hour=0, minute=0, second=0, microsecond=0)
+            state = self.state
+            focus = state.focus_time.replace(hour=0, minute=0, second=0, microsecond=0)
             start.value = (focus - timedelta(days=2)).strftime("%Y-%m-%d")
             self.query_one("#exposure-end", Input).value = (focus + timedelta(days=1)).strftime("%Y-%m-%d")
-            if self.workbench.focus_entity and self.workbench.focus_entity.startswith("0H4"):
-                self.query_one("#exposure-app", Input).value = self.workbench.focus_entity
+            if state.focus_entity and state.focus_entity.startswith("0H4"):
+                self.query_one("#exposure-app", Input).value = state.focus_entity
 
     @on(Button.Pressed, "#exposure-run")
     @on(Input.Submitted)
@@ -74,7 +85,7 @@ class ExposurePane(Pane):
 
     def show(self, result: Backcheck) -> None:
         self.result = result
-        self.workbench.backcheck_scope = result.scope
+        self.post_message(ScopeSet(result.scope))
         # The Markdown source as plain text: log strings in it stay literal.
         self.query_one("#exposure-result", Static).update(Text(backcheck_markdown(result)))
 

@@ -12,11 +12,17 @@ from textual.widgets import DataTable, Static
 from workbench import views
 from workbench.enrich.service import ip_report
 from workbench.render import inert
-from workbench.tui.widgets.common import Pane, WorkbenchTable, literal
+from workbench.tui.panes.base import Pane
+from workbench.tui.widgets.table import WorkbenchTable, literal
 
 
 class IpsPane(Pane):
     """Addresses, anonymizers first."""
+
+    NAME = "ips"
+    TITLE = "IPs"
+    KEY = "4"
+    FOCUS = "#ips"
 
     def compose(self) -> ComposeResult:
         table = WorkbenchTable(id="ips")
@@ -37,12 +43,20 @@ class IpsPane(Pane):
         for r in rows:
             flags = ", ".join(k for k in ("tor", "vpn", "proxy", "hosting") if r.get(f"is_{k}"))
             network = f"AS{r['asn']} {r['as_org'] or ''}" if r["asn"] else ""
-            table.add_row(literal(r["ip"]), literal(r["country"] or ""), literal(r["city"] or ""), literal(network),
-                          literal(flags, "bold red" if flags and flags != "hosting" else ""), literal(r["first_seen"]),
-                          literal(r["last_seen"]), literal(r["events"]), literal(", ".join(r["entities"] or [])[:80]),
-                          key=r["ip"])  # fmt: skip
-        table.border_title = f"{len(rows)} address(es)" + ("" if enriched else
-                             " - not enriched: run `workbench enrich --city ... --asn ...` (see README)")  # fmt: skip
+            table.add_row(
+                literal(r["ip"]),
+                literal(r["country"] or ""),
+                literal(r["city"] or ""),
+                literal(network),
+                literal(flags, "bold red" if flags and flags != "hosting" else ""),
+                literal(r["first_seen"]),
+                literal(r["last_seen"]),
+                literal(r["events"]),
+                literal(", ".join(r["entities"] or [])[:80]),
+                key=r["ip"],
+            )
+        hint = "" if enriched else " - not enriched: run `workbench enrich --city ... --asn ...` (see README)"
+        table.border_title = f"{len(rows)} address(es){hint}"
 
     @on(DataTable.RowHighlighted, "#ips")
     def highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -56,9 +70,7 @@ class IpsPane(Pane):
     def _show_detail(self, report: dict[str, Any]) -> None:
         info = report["info"]
         text = Text(f"{inert(info['ip'])}: {info['kind']}", style="bold")
-        text.append("\n" + "; ".join(inert(f"{a['entity']}: {a['calls']:,} calls "
-                                                   f"{a['first_seen']:%Y-%m-%d %H:%M}..{a['last_seen']:%Y-%m-%d %H:%M}")
-                                     for a in report["activity"][:4]))  # fmt: skip
+        text.append("\n" + "; ".join(inert(_activity(a)) for a in report["activity"][:4]))
         text.append("\nobjects: " + ", ".join(inert(o["object"]) for o in report["objects"][:8]))
         text.append(
             "\nstatus: "
@@ -66,3 +78,8 @@ class IpsPane(Pane):
         )
         text.append(f"\nfindings: {len(report['findings'])}")
         self.query_one("#ip-detail", Static).update(text)
+
+
+def _activity(a: dict[str, Any]) -> str:
+    """One entity's use of the address: `entity: N calls first..last`."""
+    return f"{a['entity']}: {a['calls']:,} calls {a['first_seen']:%Y-%m-%d %H:%M}..{a['last_seen']:%Y-%m-%d %H:%M}"

@@ -12,11 +12,17 @@ from textual.widgets import Static
 from workbench import views
 from workbench.render import inert
 from workbench.store.status import StoreStatus
-from workbench.tui.widgets.common import SEVERITY_STYLE, Pane, WorkbenchTable, literal
+from workbench.tui.panes.base import Pane
+from workbench.tui.widgets.table import SEVERITY_STYLE, WorkbenchTable, literal
 
 
 class OverviewPane(Pane):
     """What the store holds and where to look first."""
+
+    NAME = "overview"
+    TITLE = "Overview"
+    KEY = "1"
+    PRELOAD = True
 
     def compose(self) -> ComposeResult:
         yield Static("loading...", id="overview-totals")
@@ -32,24 +38,20 @@ class OverviewPane(Pane):
 
     @work(thread=True, exclusive=True, group="overview")
     def load(self) -> None:
-        self.fetch(lambda cursor: views.overview(cursor, self.workbench.settings), self.show)
+        self.fetch(lambda cursor: views.overview(cursor, self.context.settings), self.show)
 
     def show(self, data: views.Overview) -> None:
         status = data.status
-        self.query_one("#overview-totals", Static).update(literal(
-            f"{len(status.orgs)} org(s): {', '.join(status.orgs)}  |  {status.events:,} events from "
-            f"{status.first_event:%Y-%m-%d} to {status.last_event:%Y-%m-%d}  |  "
-            f"{status.total_files - status.refused_files} files, {status.refused_files} refused, "
-            f"{status.rejected_rows:,} rejected rows" if status.first_event and status.last_event
-            else "The store is empty: run `workbench ingest PATH` or `workbench fetch`."
-        ))  # fmt: skip
+        self.query_one("#overview-totals", Static).update(literal(_totals(status)))
         self.query_one("#overview-coverage", Static).update(_calendar(status))
         findings = self.query_one("#overview-findings", WorkbenchTable)
         findings.clear()
         for family in sorted({r["category"] for r in data.findings_by}):
             counts = {r["severity"]: r["findings"] for r in data.findings_by if r["category"] == family}
-            findings.add_row(literal(family), *(literal(str(counts.get(s, "")), SEVERITY_STYLE[s])
-                                                for s in ("critical", "high", "medium", "low")))  # fmt: skip
+            severities = ("critical", "high", "medium", "low")
+            findings.add_row(
+                literal(family), *(literal(str(counts.get(s, "")), SEVERITY_STYLE[s]) for s in severities)
+            )
         findings.border_title = (
             "Findings by family and severity" if data.findings_by else "No findings yet: run `workbench scan`"
         )
@@ -58,10 +60,26 @@ class OverviewPane(Pane):
         top.clear()
         for app in data.top_by_risk:
             top.add_row(
-                literal(app["name"]), literal(str(app["risk"])), literal(str(app["privilege"])), literal(app["calls"]),
-                literal(str(len(app["objects"] or []))), literal(f"{app['first_seen']:%Y-%m-%d}"),
+                literal(app["name"]),
+                literal(str(app["risk"])),
+                literal(str(app["privilege"])),
+                literal(app["calls"]),
+                literal(str(len(app["objects"] or []))),
+                literal(f"{app['first_seen']:%Y-%m-%d}"),
                 literal(f"{app['last_seen']:%Y-%m-%d}"),
-            )  # fmt: skip
+            )
+
+
+def _totals(status: StoreStatus) -> str:
+    """The one-line summary of the store."""
+    if not (status.first_event and status.last_event):
+        return "The store is empty: run `workbench ingest PATH` or `workbench fetch`."
+    return (
+        f"{len(status.orgs)} org(s): {', '.join(status.orgs)}  |  {status.events:,} events from "
+        f"{status.first_event:%Y-%m-%d} to {status.last_event:%Y-%m-%d}  |  "
+        f"{status.total_files - status.refused_files} files, {status.refused_files} refused, "
+        f"{status.rejected_rows:,} rejected rows"
+    )
 
 
 def _calendar(status: StoreStatus) -> Text:

@@ -11,14 +11,22 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from workbench.investigate.service import BuiltReport, build_report
-from workbench.tui.widgets.common import Pane
+from workbench.tui.panes.base import Pane
+from workbench.tui.state import PaneContext, WorkbenchState
+
+REPORT_TITLE = "Incident summary: SaaS integration token abuse"
 
 
 class ReportPane(Pane):
     """Confirmed findings (else every high or critical one) and the current back-check scope."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    NAME = "report"
+    TITLE = "Report"
+    KEY = "7"
+    FOCUS = "#report-scroll"
+
+    def __init__(self, context: PaneContext, **kwargs: Any) -> None:
+        super().__init__(context, **kwargs)
         self.built: BuiltReport | None = None
 
     def compose(self) -> ComposeResult:
@@ -28,8 +36,9 @@ class ReportPane(Pane):
     @work(thread=True, exclusive=True, group="report")
     def load(self) -> None:
         try:
-            built = build_report(self.workbench.cursor(), [], self.workbench.backcheck_scope, [],
-                                 "Incident summary: SaaS integration token abuse", ["tui"])  # fmt: skip
+            built = build_report(
+                self.context.cursor(), [], self.state.backcheck_scope, [], REPORT_TITLE, ["tui"]
+            )
         except ValueError as exc:
             self.app.call_from_thread(self._message, f"Nothing to report yet: {exc}")
             return
@@ -37,6 +46,10 @@ class ReportPane(Pane):
             self.app.call_from_thread(self.fail, exc)
             return
         self.app.call_from_thread(self.show, built)
+
+    def state_changed(self, before: WorkbenchState, after: WorkbenchState) -> None:
+        if (before.backcheck_scope, before.triage_version) != (after.backcheck_scope, after.triage_version):
+            self.loaded = False  # built again on the next visit, with the new scope and decisions
 
     def _message(self, text: str) -> None:
         self.query_one("#report-preview", Static).update(text)

@@ -1,23 +1,16 @@
-"""Shared pieces: a table with vim keys and copy, literal text cells, and the pane base class."""
+"""A DataTable with vim keys, copy and sort; literal text cells (log strings are never markup)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
-import duckdb
 from rich.text import Text
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.widgets import DataTable
 
 from workbench.render import inert
 
-if TYPE_CHECKING:
-    from workbench.tui.app import WorkbenchApp
-
-T = TypeVar("T")
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim"}
 
 
@@ -34,12 +27,12 @@ class WorkbenchTable(DataTable[Text]):
     """A DataTable with vim keys (j/k, g/G), `y` to copy the cell, and sorting by column."""
 
     BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
-        Binding("g", "scroll_top", "Top", show=False),
-        Binding("G", "scroll_bottom", "Bottom", show=False),
-        Binding("y", "copy_cell", "Copy cell", show=False),
-        Binding("s", "sort_column", "Sort by column", show=False),
+        Binding("j", "cursor_down", "Down", show=False, id="table.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="table.up"),
+        Binding("g", "scroll_top", "Top", show=False, id="table.top"),
+        Binding("G", "scroll_bottom", "Bottom", show=False, id="table.bottom"),
+        Binding("y", "copy_cell", "Copy cell", show=False, id="table.copy_cell"),
+        Binding("s", "sort_column", "Sort by column", show=False, id="table.sort"),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -81,43 +74,3 @@ def _sort_key(cell: Any) -> Any:
         return (0, float(number), "")
     except ValueError:
         return (1, 0.0, text.lower())
-
-
-class Pane(Vertical):
-    """A tab's content: loads its data in a thread worker with its own DuckDB cursor."""
-
-    @property
-    def workbench(self) -> WorkbenchApp:
-        from workbench.tui.app import WorkbenchApp
-
-        app = self.app
-        assert isinstance(app, WorkbenchApp)
-        return app
-
-    loaded = False
-
-    def load(self) -> object:
-        """Fetch and show the pane's data (each pane starts its own worker)."""
-        return None
-
-    def ensure_loaded(self) -> None:
-        """Load on the first visit only; ctrl+r reloads (revisiting a tab costs nothing)."""
-        if not self.loaded:
-            self.loaded = True
-            self.load()
-
-    def fetch(self, compute: Callable[[duckdb.DuckDBPyConnection], T], show: Callable[[T], None]) -> None:
-        """In a worker thread: COMPUTE with a cursor of its own, then SHOW on the UI thread (or
-        show the error as a notification)."""
-        try:
-            data = compute(self.workbench.cursor())
-        except Exception as exc:  # shown, never a crash
-            self.app.call_from_thread(self.fail, exc)
-            return
-        self.app.call_from_thread(show, data)
-
-    def fail(self, error: BaseException) -> None:
-        """Show a worker's error as a notification, never a crash (its text is never markup)."""
-        self.app.notify(
-            inert(f"{type(error).__name__}: {error}")[:300], severity="error", timeout=8, markup=False
-        )

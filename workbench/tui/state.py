@@ -1,0 +1,38 @@
+"""The one state the panes share. Panes read it; only the app replaces it, on a message
+(`workbench.tui.messages`), and then tells each pane what changed (`Pane.state_changed`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+
+from workbench.config import Settings
+from workbench.investigate.scope import Scope
+
+
+@dataclass(frozen=True)
+class WorkbenchState:
+    """What every pane may look at; frozen, so a pane cannot change it behind the app's back."""
+
+    focus_time: datetime
+    """The time in focus (lnav-style): starts at the latest event; the Timeline centres on it."""
+    focus_entity: str | None = None
+    """The app or user last opened from a finding."""
+    backcheck_scope: Scope | None = None
+    """The last back-check's window and apps, for the Report."""
+    triage_version: int = 0
+    """Counts the triage decisions stored in this session: panes that show findings reload on a change."""
+
+
+@dataclass(frozen=True)
+class PaneContext:
+    """What the app hands each pane: the current state, a cursor per worker, the settings."""
+
+    state: Callable[[], WorkbenchState]
+    """The state now (the app replaces the object, so panes ask each time)."""
+    cursor: Callable[[], duckdb.DuckDBPyConnection]
+    """A DuckDB cursor of its own, for one worker thread."""
+    settings: Settings
