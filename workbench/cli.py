@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
+import duckdb
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -68,6 +69,11 @@ def opened(db: Path | None, read_only: bool = False) -> Iterator[Any]:
         raise fail(str(exc)) from None
     try:
         yield con
+    except duckdb.Error as exc:
+        # A store damaged after it opened (a corrupt block, a full disk) is one line, not a
+        # traceback; the first line of DuckDB's message says what it met.
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise fail(f"database {resolve_db_path(db)}: {inert(first)}") from None
     finally:
         con.close()
 
