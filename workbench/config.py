@@ -23,10 +23,25 @@ DEFAULT_CONFIG = Path("workbench.toml")
 
 # Objects whose first touch by an integration matters more: identities, support data, files.
 DEFAULT_SENSITIVE_OBJECTS = (
-    "User", "Case", "CaseComment", "EmailMessage", "ContentVersion", "ContentDocument",
-    "Attachment", "Document", "Note", "Contact", "Lead", "Opportunity", "PermissionSet",
-    "PermissionSetAssignment", "Profile", "LoginHistory", "AuthSession", "SetupAuditTrail",
-)  # fmt: skip
+    "User",
+    "Case",
+    "CaseComment",
+    "EmailMessage",
+    "ContentVersion",
+    "ContentDocument",
+    "Attachment",
+    "Document",
+    "Note",
+    "Contact",
+    "Lead",
+    "Opportunity",
+    "PermissionSet",
+    "PermissionSetAssignment",
+    "Profile",
+    "LoginHistory",
+    "AuthSession",
+    "SetupAuditTrail",
+)
 
 # Client strings of known attacker tooling (2025 Drift and Gainsight incidents), with how much
 # one sighting weighs. Versions are exact: generic libraries at other versions are normal traffic.
@@ -245,10 +260,13 @@ def load_settings(path: Path | None = None) -> Settings:
     smtp = data.get("notify", {}).get("smtp", {})
     try:
         settings.smtp = SmtpSettings(
-            host=str(smtp.get("host", "localhost")), port=int(smtp.get("port", 25)),
-            sender=str(smtp.get("from", "workbench@localhost")), starttls=bool(smtp.get("starttls", False)),
-            username=smtp.get("username"), password_env=smtp.get("password_env"),
-        )  # fmt: skip
+            host=str(smtp.get("host", "localhost")),
+            port=int(smtp.get("port", 25)),
+            sender=str(smtp.get("from", "workbench@localhost")),
+            starttls=bool(smtp.get("starttls", False)),
+            username=smtp.get("username"),
+            password_env=smtp.get("password_env"),
+        )
     except (TypeError, ValueError):
         raise ConfigError(f"{config_path}: [notify.smtp] port must be a number") from None
     for name, profile in data.get("salesforce", {}).items():

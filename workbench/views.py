@@ -58,8 +58,24 @@ def filter_findings(rows: list[dict[str, Any]], text: str) -> list[dict[str, Any
             field = {"entity": "entity_label"}.get(key, key)
             rows = [r for r in rows if value in inert(r.get(field)).lower()]
         else:
-            rows = [r for r in rows if word in inert(" ".join(str(r.get(k) or "") for k in
-                    ("detector", "severity", "entity_label", "entity_id", "explanation", "status"))).lower()]  # fmt: skip
+            rows = [
+                r
+                for r in rows
+                if word
+                in inert(
+                    " ".join(
+                        str(r.get(k) or "")
+                        for k in (
+                            "detector",
+                            "severity",
+                            "entity_label",
+                            "entity_id",
+                            "explanation",
+                            "status",
+                        )
+                    )
+                ).lower()
+            ]
     return rows
 
 
@@ -84,8 +100,11 @@ def timeline(
 ) -> dict[str, Any]:
     """An entity's hourly calls, errors, addresses and objects, with the findings on it."""
     hours = query_frame(con, "timeline_hourly", {"entity": entity_id, "start": start, "end": end}).to_dicts()
-    marks = [f for f in load_findings(con) if (f["entity_id"] or "")[:15] == entity_id[:15]
-             and start <= f["window_start"] < end]  # fmt: skip
+    marks = [
+        f
+        for f in load_findings(con)
+        if (f["entity_id"] or "")[:15] == entity_id[:15] and start <= f["window_start"] < end
+    ]
     return {"hours": hours, "findings": marks, "start": start, "end": end}
 
 

@@ -103,13 +103,23 @@ def classify(value: str) -> tuple[str, ipaddress.IPv4Address | ipaddress.IPv6Add
 def lookup(value: str, sources: Sources) -> dict[str, Any]:
     """Everything the sources say about one address (special ranges are labelled, not looked up)."""
     kind, address = classify(value)
-    info: dict[str, Any] = {"ip": value, "kind": kind, "is_tor": False, "is_vpn": False, "is_proxy": False,
-                            "is_hosting": False, "network_labels": [], "allowlists": []}  # fmt: skip
+    info: dict[str, Any] = {
+        "ip": value,
+        "kind": kind,
+        "is_tor": False,
+        "is_vpn": False,
+        "is_proxy": False,
+        "is_hosting": False,
+        "network_labels": [],
+        "allowlists": [],
+    }
     if address is None:
         return info
-    info["allowlists"] = ["enterprise egress"] if any(
-        address.version == net.version and address in net for net in sources.egress
-    ) else []  # fmt: skip
+    info["allowlists"] = (
+        ["enterprise egress"]
+        if any(address.version == net.version and address in net for net in sources.egress)
+        else []
+    )
     if kind != "public":
         return info
     text = str(address)
@@ -205,14 +215,42 @@ class EnrichReport:
     warnings: list[str] = field(default_factory=list)
 
 
-_COLUMNS = ["ip", "kind", "country_code", "country", "city", "latitude", "longitude", "accuracy_km", "asn",
-            "as_org", "is_tor", "is_vpn", "is_proxy", "is_hosting", "network_labels", "allowlists"]  # fmt: skip
+_COLUMNS = [
+    "ip",
+    "kind",
+    "country_code",
+    "country",
+    "city",
+    "latitude",
+    "longitude",
+    "accuracy_km",
+    "asn",
+    "as_org",
+    "is_tor",
+    "is_vpn",
+    "is_proxy",
+    "is_hosting",
+    "network_labels",
+    "allowlists",
+]
 _SCHEMA: dict[str, Any] = {
-    "ip": pl.Utf8, "kind": pl.Utf8, "country_code": pl.Utf8, "country": pl.Utf8, "city": pl.Utf8,
-    "latitude": pl.Float64, "longitude": pl.Float64, "accuracy_km": pl.Int32, "asn": pl.Int64, "as_org": pl.Utf8,
-    "is_tor": pl.Boolean, "is_vpn": pl.Boolean, "is_proxy": pl.Boolean, "is_hosting": pl.Boolean,
-    "network_labels": pl.List(pl.Utf8), "allowlists": pl.List(pl.Utf8),
-}  # fmt: skip
+    "ip": pl.Utf8,
+    "kind": pl.Utf8,
+    "country_code": pl.Utf8,
+    "country": pl.Utf8,
+    "city": pl.Utf8,
+    "latitude": pl.Float64,
+    "longitude": pl.Float64,
+    "accuracy_km": pl.Int32,
+    "asn": pl.Int64,
+    "as_org": pl.Utf8,
+    "is_tor": pl.Boolean,
+    "is_vpn": pl.Boolean,
+    "is_proxy": pl.Boolean,
+    "is_hosting": pl.Boolean,
+    "network_labels": pl.List(pl.Utf8),
+    "allowlists": pl.List(pl.Utf8),
+}
 
 
 def enrich_store(con: duckdb.DuckDBPyConnection, config: EnrichConfig) -> EnrichReport:

@@ -52,8 +52,15 @@ def _coverage(con: duckdb.DuckDBPyConnection, scope: Scope, orgs: set[str]) -> l
     coverage = []
     for (org, event_type), days in sorted(result.items()):
         gaps = [d for d in window_days if d not in days]
-        coverage.append({"org_id": org, "event_type": event_type, "days_with_events": len(days),
-                         "window_days": len(window_days), "days_without_events": gaps})  # fmt: skip
+        coverage.append(
+            {
+                "org_id": org,
+                "event_type": event_type,
+                "days_with_events": len(days),
+                "window_days": len(window_days),
+                "days_without_events": gaps,
+            }
+        )
     return coverage
 
 

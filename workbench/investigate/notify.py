@@ -122,9 +122,11 @@ def _inert_data(value: Any) -> Any:
 
 def _post_json(url: str, payload: Any) -> None:
     request = urllib.request.Request(
-        url, data=json.dumps(payload, default=iso).encode(), method="POST",
+        url,
+        data=json.dumps(payload, default=iso).encode(),
+        method="POST",
         headers={"Content-Type": "application/json", "User-Agent": "workbench-alerts"},
-    )  # fmt: skip
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         if response.status >= 300:
             raise NotifyError(f"HTTP {response.status}")

@@ -67,54 +67,147 @@ def backcheck_sections(b: Backcheck, level: str = "##") -> list[str]:
         f"Window {s.start:%Y-%m-%d %H:%M} to {s.end:%Y-%m-%d %H:%M} UTC; scope: {escape_markdown(s.describe())}; "
         f"{b.total_calls:,} API calls.",
         "",
-        f"{level}# What was at risk", "", *[f"- {escape_markdown(x)}" for x in b.at_risk or ["no object touched"]], "",
-        f"{level}# What was checked", "", *[f"- {escape_markdown(x)}" for x in b.checked], "",
-        f"{level}# What changed", "", *[f"- {escape_markdown(x)}" for x in b.changed], "",
-        f"{level}# Addresses", "",
-        *md_table(["ip", "new", "events", "first seen", "last seen", "place", "network", "flags"],
-                  [[r["ip"], "yes" if r["new"] else "no", _num(r["events"]), _when(r["first_seen"]),
-                    _when(r["last_seen"]), ", ".join(str(v) for v in (r.get("city"), r.get("country")) if v) or "-",
-                    f"AS{r['asn']} {r['as_org']}" if r.get("asn") else "-", _flags(r)] for r in b.ips]),
+        f"{level}# What was at risk",
         "",
-        f"{level}# Objects", "",
-        *md_table(["object", "calls", "writes", "rows processed", "first touched in window"],
-                  [[r["object"], _num(r["calls"]), _num(r["writes"]), _num(r["rows_processed"]),
-                    "yes" if r["first_touched"] else "no"] for r in b.objects]),
+        *[f"- {escape_markdown(x)}" for x in b.at_risk or ["no object touched"]],
         "",
-        f"{level}# API use", "",
-        *md_table(["kind", "family", "method", "calls", "first", "last"],
-                  [[r["kind"], r["api_family"], r["http_method"], _num(r["calls"]), _when(r["first_call"]),
-                    _when(r["last_call"])] for r in b.resources]),
+        f"{level}# What was checked",
         "",
-        f"{level}# Bulk API jobs", "",
-        *md_table(["job", "kind", "object", "first seen", "deleted at", "calls", "addresses"],
-                  [[j["job_id"], j["job_kind"], j["object"] or "-", _when(j["first_seen"]),
-                    _when(j["deleted_at"]) or "not deleted", _num(j["calls"]), ", ".join(j["ips"] or [])]
-                   for j in b.bulk_jobs]),
+        *[f"- {escape_markdown(x)}" for x in b.checked],
         "",
-        f"{level}# Users and connected apps", "",
-        *md_table(["app", "user", "events", "event types", "clients"],
-                  [[r["connected_app_name"] or r["connected_app_id"] or "-", r["user_name"] or r["user_id"] or "-",
-                    _num(r["events"]), ", ".join(r["event_types"] or []), ", ".join(r["clients"] or [])]
-                   for r in b.actors]),
+        f"{level}# What changed",
         "",
-        f"{level}# Errors and authentication failures", "",
-        *md_table(["event type", "status", "auth failure", "events"],
-                  [[r["event_type"], r["status"], "yes" if r["auth_failure"] else "no", _num(r["events"])]
-                   for r in b.errors]),
+        *[f"- {escape_markdown(x)}" for x in b.changed],
         "",
-        f"{level}# IOC hits", "",
-        *md_table(["indicator", "kind", "first seen", "last seen", "events", "objects", "source"],
-                  [[h["indicator"], h["kind"], _when(h["first_seen"]), _when(h["last_seen"]), _num(h["events"]),
-                    ", ".join(h["objects"] or []), h.get("note", "")] for h in b.ioc_hits]),
+        f"{level}# Addresses",
         "",
-        f"{level}# Findings in the window", "", *findings_table(b.findings), "",
-        f"{level}# Calls by hour", "",
-        *md_table(["hour (UTC)", "calls", "errors", "addresses", "objects"],
-                  [[_when(r["hour"]), _num(r["calls"]), _num(r["errors"]), r["ips"], r["objects"]]
-                   for r in b.calls_by_hour]),
+        *md_table(
+            ["ip", "new", "events", "first seen", "last seen", "place", "network", "flags"],
+            [
+                [
+                    r["ip"],
+                    "yes" if r["new"] else "no",
+                    _num(r["events"]),
+                    _when(r["first_seen"]),
+                    _when(r["last_seen"]),
+                    ", ".join(str(v) for v in (r.get("city"), r.get("country")) if v) or "-",
+                    f"AS{r['asn']} {r['as_org']}" if r.get("asn") else "-",
+                    _flags(r),
+                ]
+                for r in b.ips
+            ],
+        ),
         "",
-    ]  # fmt: skip
+        f"{level}# Objects",
+        "",
+        *md_table(
+            ["object", "calls", "writes", "rows processed", "first touched in window"],
+            [
+                [
+                    r["object"],
+                    _num(r["calls"]),
+                    _num(r["writes"]),
+                    _num(r["rows_processed"]),
+                    "yes" if r["first_touched"] else "no",
+                ]
+                for r in b.objects
+            ],
+        ),
+        "",
+        f"{level}# API use",
+        "",
+        *md_table(
+            ["kind", "family", "method", "calls", "first", "last"],
+            [
+                [
+                    r["kind"],
+                    r["api_family"],
+                    r["http_method"],
+                    _num(r["calls"]),
+                    _when(r["first_call"]),
+                    _when(r["last_call"]),
+                ]
+                for r in b.resources
+            ],
+        ),
+        "",
+        f"{level}# Bulk API jobs",
+        "",
+        *md_table(
+            ["job", "kind", "object", "first seen", "deleted at", "calls", "addresses"],
+            [
+                [
+                    j["job_id"],
+                    j["job_kind"],
+                    j["object"] or "-",
+                    _when(j["first_seen"]),
+                    _when(j["deleted_at"]) or "not deleted",
+                    _num(j["calls"]),
+                    ", ".join(j["ips"] or []),
+                ]
+                for j in b.bulk_jobs
+            ],
+        ),
+        "",
+        f"{level}# Users and connected apps",
+        "",
+        *md_table(
+            ["app", "user", "events", "event types", "clients"],
+            [
+                [
+                    r["connected_app_name"] or r["connected_app_id"] or "-",
+                    r["user_name"] or r["user_id"] or "-",
+                    _num(r["events"]),
+                    ", ".join(r["event_types"] or []),
+                    ", ".join(r["clients"] or []),
+                ]
+                for r in b.actors
+            ],
+        ),
+        "",
+        f"{level}# Errors and authentication failures",
+        "",
+        *md_table(
+            ["event type", "status", "auth failure", "events"],
+            [
+                [r["event_type"], r["status"], "yes" if r["auth_failure"] else "no", _num(r["events"])]
+                for r in b.errors
+            ],
+        ),
+        "",
+        f"{level}# IOC hits",
+        "",
+        *md_table(
+            ["indicator", "kind", "first seen", "last seen", "events", "objects", "source"],
+            [
+                [
+                    h["indicator"],
+                    h["kind"],
+                    _when(h["first_seen"]),
+                    _when(h["last_seen"]),
+                    _num(h["events"]),
+                    ", ".join(h["objects"] or []),
+                    h.get("note", ""),
+                ]
+                for h in b.ioc_hits
+            ],
+        ),
+        "",
+        f"{level}# Findings in the window",
+        "",
+        *findings_table(b.findings),
+        "",
+        f"{level}# Calls by hour",
+        "",
+        *md_table(
+            ["hour (UTC)", "calls", "errors", "addresses", "objects"],
+            [
+                [_when(r["hour"]), _num(r["calls"]), _num(r["errors"]), r["ips"], r["objects"]]
+                for r in b.calls_by_hour
+            ],
+        ),
+        "",
+    ]
     return lines
 
 
@@ -139,14 +232,26 @@ def jsonable(value: Any) -> Any:
 def backcheck_dict(b: Backcheck) -> dict[str, Any]:
     """The back-check as plain data."""
     s = b.scope
-    return jsonable({
-        "scope": {"start": s.start, "end": s.end, "apps": s.apps, "users": s.users, "ips": s.ips},
-        "total_calls": b.total_calls, "at_risk": b.at_risk, "checked": b.checked, "changed": b.changed,
-        "ips": b.ips, "objects": b.objects, "resources": b.resources, "bulk_jobs": b.bulk_jobs,
-        "actors": b.actors, "errors": b.errors,
-        "ioc_hits": b.ioc_hits, "findings": b.findings, "calls_by_hour": b.calls_by_hour, "coverage": b.coverage,
-        "baseline": b.baseline,
-    })  # fmt: skip
+    return jsonable(
+        {
+            "scope": {"start": s.start, "end": s.end, "apps": s.apps, "users": s.users, "ips": s.ips},
+            "total_calls": b.total_calls,
+            "at_risk": b.at_risk,
+            "checked": b.checked,
+            "changed": b.changed,
+            "ips": b.ips,
+            "objects": b.objects,
+            "resources": b.resources,
+            "bulk_jobs": b.bulk_jobs,
+            "actors": b.actors,
+            "errors": b.errors,
+            "ioc_hits": b.ioc_hits,
+            "findings": b.findings,
+            "calls_by_hour": b.calls_by_hour,
+            "coverage": b.coverage,
+            "baseline": b.baseline,
+        }
+    )
 
 
 def _summary(findings: list[dict[str, Any]], b: Backcheck | None) -> list[str]:
@@ -204,36 +309,70 @@ def incident_report(
     for f in findings:
         affected.setdefault((f["entity_type"], f["entity_label"]), []).append(f["detector"])
     lines = [
-        f"# {escape_markdown(title)}", "",
-        f"Generated {generated:%Y-%m-%d %H:%M} UTC by workbench from local Event Monitoring logs.", "",
-        "## Summary", "", *(escape_markdown(s) for s in _summary(findings, backcheck)), "",
-        "## Timeline (UTC)", "",
-        *[f"- {f['window_start']:%Y-%m-%d %H:%M} {escape_markdown(f['entity_label'])}: "
-          f"{escape_markdown(f['detector'])} ({f['severity']}) {escape_markdown(f['explanation'])}" for f in timeline],
+        f"# {escape_markdown(title)}",
         "",
-        "## Findings", "", *findings_table(findings), "",
-        "## Affected integrations, users and objects", "",
-        *md_table(["entity type", "entity", "detectors"],
-                  [[t, label, ", ".join(sorted(set(d)))] for (t, label), d in sorted(affected.items())]),
+        f"Generated {generated:%Y-%m-%d %H:%M} UTC by workbench from local Event Monitoring logs.",
         "",
-    ]  # fmt: skip
+        "## Summary",
+        "",
+        *(escape_markdown(s) for s in _summary(findings, backcheck)),
+        "",
+        "## Timeline (UTC)",
+        "",
+        *[
+            f"- {f['window_start']:%Y-%m-%d %H:%M} {escape_markdown(f['entity_label'])}: "
+            f"{escape_markdown(f['detector'])} ({f['severity']}) {escape_markdown(f['explanation'])}"
+            for f in timeline
+        ],
+        "",
+        "## Findings",
+        "",
+        *findings_table(findings),
+        "",
+        "## Affected integrations, users and objects",
+        "",
+        *md_table(
+            ["entity type", "entity", "detectors"],
+            [[t, label, ", ".join(sorted(set(d)))] for (t, label), d in sorted(affected.items())],
+        ),
+        "",
+    ]
     if backcheck is not None:
         lines += backcheck_sections(backcheck)
     lines += [
-        "## Addresses named by the findings", "",
-        *md_table(["ip", "place", "network", "flags"], [_address_row(ip, ip_info.get(ip, {})) for ip in named_ips]),
+        "## Addresses named by the findings",
         "",
-        "## Data coverage and gaps", "",
-        *([f"- {escape_markdown(x)}" for x in backcheck.checked] if backcheck else ["- no back-check was run"]),
+        *md_table(
+            ["ip", "place", "network", "flags"], [_address_row(ip, ip_info.get(ip, {})) for ip in named_ips]
+        ),
         "",
-        "## Containment checklist (token abuse)", "", *[f"- [ ] {x}" for x in CONTAINMENT], "",
-        "## Evidence", "", "Sample request ids (REQUEST_ID in the event logs):", "",
-        *[f"- {code_span(r)}" for r in request_ids], "",
-        "## Appendix: how this report was produced", "",
-        "Run these against the same database to reproduce it (every value is shell-quoted):", "",
-        *code_block(commands), "",
-        "Queries used (in queries/): " + escape_markdown(", ".join(queries_used)), "",
-    ]  # fmt: skip
+        "## Data coverage and gaps",
+        "",
+        *(
+            [f"- {escape_markdown(x)}" for x in backcheck.checked]
+            if backcheck
+            else ["- no back-check was run"]
+        ),
+        "",
+        "## Containment checklist (token abuse)",
+        "",
+        *[f"- [ ] {x}" for x in CONTAINMENT],
+        "",
+        "## Evidence",
+        "",
+        "Sample request ids (REQUEST_ID in the event logs):",
+        "",
+        *[f"- {code_span(r)}" for r in request_ids],
+        "",
+        "## Appendix: how this report was produced",
+        "",
+        "Run these against the same database to reproduce it (every value is shell-quoted):",
+        "",
+        *code_block(commands),
+        "",
+        "Queries used (in queries/): " + escape_markdown(", ".join(queries_used)),
+        "",
+    ]
     return inert("\n".join(lines) + "\n", keep_newlines=True)
 
 

@@ -19,9 +19,17 @@ from workbench.store.findings import FindingError, load_findings, resolve_id
 from workbench.store.queries import query_frame
 
 BACKCHECK_QUERIES = [
-    "backcheck_calls_by_hour", "backcheck_objects", "backcheck_resources", "backcheck_ips", "backcheck_actors",
-    "backcheck_errors", "backcheck_clients", "backcheck_baseline", "ioc_hits", "findings_in_window",
-]  # fmt: skip
+    "backcheck_calls_by_hour",
+    "backcheck_objects",
+    "backcheck_resources",
+    "backcheck_ips",
+    "backcheck_actors",
+    "backcheck_errors",
+    "backcheck_clients",
+    "backcheck_baseline",
+    "ioc_hits",
+    "findings_in_window",
+]
 
 
 @dataclass
@@ -34,8 +42,10 @@ class BuiltReport:
 
     def json(self) -> str:
         """The report's data as JSON."""
-        data = {"findings": jsonable(self.findings),
-                "backcheck": backcheck_dict(self.backcheck) if self.backcheck else None}  # fmt: skip
+        data = {
+            "findings": jsonable(self.findings),
+            "backcheck": backcheck_dict(self.backcheck) if self.backcheck else None,
+        }
         return json.dumps(data, indent=2) + "\n"
 
     def write_csv(self, folder: Path) -> list[Path]:
@@ -43,8 +53,12 @@ class BuiltReport:
         folder.mkdir(parents=True, exist_ok=True)
         tables: dict[str, list[dict[str, Any]]] = {"findings": self.findings}
         if self.backcheck:
-            tables |= {"addresses": self.backcheck.ips, "objects": self.backcheck.objects,
-                       "ioc_hits": self.backcheck.ioc_hits, "api_use": self.backcheck.resources}  # fmt: skip
+            tables |= {
+                "addresses": self.backcheck.ips,
+                "objects": self.backcheck.objects,
+                "ioc_hits": self.backcheck.ioc_hits,
+                "api_use": self.backcheck.resources,
+            }
         paths = []
         for name, rows in tables.items():
             paths.append(folder / f"{name}.csv")
@@ -88,28 +102,42 @@ def build_report(
     INVOCATION is the command's words after `workbench` (quoted when printed)."""
     findings = select_findings(con, ids)
     if not findings and scope is None:
-        raise ValueError("no finding to report: pass --finding ID, confirm findings with `workbench triage`, "
-                         "or give a back-check window with --start/--end")  # fmt: skip
+        raise ValueError(
+            "no finding to report: pass --finding ID, confirm findings with `workbench triage`, "
+            "or give a back-check window with --start/--end"
+        )
     scope = scope or scope_of(findings)
     result = run_backcheck(con, scope, indicators)
     named = sorted(
         {ip for f in findings for ip in f["evidence"].get("ips", [])} | {r["ip"] for r in result.ips}
     )
     ip_info = {r["ip"]: r for r in query_frame(con, "ip_info_all").to_dicts() if r["ip"] in named}
-    scope_args = [*(("--app", a) for a in scope.apps), *(("--user", u) for u in scope.users),
-                  *(("--ip", i) for i in scope.ips)]  # fmt: skip
+    scope_args = [
+        *(("--app", a) for a in scope.apps),
+        *(("--user", u) for u in scope.users),
+        *(("--ip", i) for i in scope.ips),
+    ]
     detectors = sorted({f["detector"] for f in findings})
     # Log-derived values (app ids, users, addresses) go into these commands: one quoting rule,
     # workbench.render.shell_command, so none can end the argument and start a command.
     commands = [
         shell_command("workbench", *invocation),
         shell_command(
-            "workbench", "backcheck", "--start", f"{scope.start:%Y-%m-%dT%H:%M}", "--end",
-            f"{scope.end:%Y-%m-%dT%H:%M}", *(word for pair in scope_args for word in pair), "--format", "markdown",
+            "workbench",
+            "backcheck",
+            "--start",
+            f"{scope.start:%Y-%m-%dT%H:%M}",
+            "--end",
+            f"{scope.end:%Y-%m-%dT%H:%M}",
+            *(word for pair in scope_args for word in pair),
+            "--format",
+            "markdown",
         ),
-        shell_command("workbench", "findings", "--format", "json", *(w for d in detectors for w in ("--detector", d))),
+        shell_command(
+            "workbench", "findings", "--format", "json", *(w for d in detectors for w in ("--detector", d))
+        ),
         *(shell_command("workbench", "ip", ip) for ip in named[:5]),
-    ]  # fmt: skip
+    ]
     markdown = incident_report(
         title, findings, result, ip_info, commands, datetime.now(UTC).replace(tzinfo=None), BACKCHECK_QUERIES
     )
