@@ -32,7 +32,7 @@ class LogFile:
     event_type: str
     log_date: str
     interval: str
-    sequence: int
+    sequence: int | str  # served as given: a test may make it something other than a number
     created: str
     body: bytes
 
@@ -93,7 +93,7 @@ class FakeSalesforce:
         self.server.shutdown()
         self.server.server_close()
 
-    def add(self, event_type: str, log_date: str, body: bytes, interval: str = "Daily", sequence: int = 0,
+    def add(self, event_type: str, log_date: str, body: bytes, interval: str = "Daily", sequence: int | str = 0,
             created: str | None = None) -> LogFile:  # fmt: skip
         n = len(self.files) + 1
         created = created or f"{log_date}T06:{n:02d}:00.000+0000"

@@ -222,3 +222,38 @@ def test_resume_after_a_kill_mid_download(fake: FakeSalesforce, tmp_path: Path) 
     assert done.returncode == 0, done.stderr
     assert "fetched 3 file(s)" in done.stdout  # only what the killed run had not finished
     assert events(db) == 24  # no gap, no duplicate
+
+
+def test_api_values_that_are_not_numbers_or_dates_refuse_only_their_file(
+    fake: FakeSalesforce, tmp_path: Path, monkeypatch
+) -> None:
+    # The values become the archive path and the next query's cursor: a Sequence that is not a
+    # number, or a CreatedDate that is not a date, refuses that file; the rest are fetched.
+    body = day_log("2025-11-19", "x", 2)
+    fake.add(
+        "ApiTotalUsage",
+        "2025-11-19",
+        body,
+        sequence="1/../x",
+        created="2025-11-19T07:00:00.000+0000",
+        interval="Hourly",
+    )
+    fake.add(
+        "ApiTotalUsage",
+        "2025-11-19",
+        body,
+        sequence=3,
+        created="2025-11-19T07:01:00.000+0000 OR Id",
+        interval="Hourly",
+    )
+    db = tmp_path / "w.duckdb"
+    result = token_fetch(fake, db, monkeypatch)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    assert result.exit_code == 2, result.output
+    assert "Sequence '1/../x' is not a whole number" in result.output
+    assert "CreatedDate '2025-11-19T07:01:00.000+0000 OR Id'" in result.output
+    assert "fetched 6 file(s)" in result.output
+    assert events(db) == 24
+    archived = sorted(p.name for p in (tmp_path / "w-archive").rglob("*.csv.gz"))
+    assert len(archived) == 6 and not any(".." in name or "x" in name for name in archived)

@@ -493,6 +493,33 @@ def test_outputs_never_follow_planted_links_or_leave_half_files(
         assert "Permission denied" in invoke("report", "-o", locked / "r.md", "--db", db, code=2)
 
 
+def test_outputs_to_devices_and_fifos_are_written_in_place_never_replaced(db: Path, tmp_path: Path) -> None:
+    import stat
+    import threading
+
+    full = Path("/dev/full")
+    if full.exists() and stat.S_ISCHR(full.stat().st_mode):
+        output = invoke("report", "-o", full, "--db", db, code=2)
+        assert output.strip() == "error: cannot write /dev/full: No space left on device"
+        assert stat.S_ISCHR(full.lstat().st_mode)  # still the device, not a regular file
+    assert "wrote /dev/null" in invoke("report", "-o", "/dev/null", "--db", db)
+    assert stat.S_ISCHR(Path("/dev/null").lstat().st_mode)
+    # A FIFO, and a symlink to it: the reader gets the whole report; both stay what they were.
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    link = tmp_path / "report-link.md"
+    link.symlink_to(fifo)
+    received: list[bytes] = []
+    for target in (fifo, link):
+        reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+        reader.start()
+        assert f"wrote {target}" in invoke("report", "-o", target, "--db", db)
+        reader.join(timeout=30)
+        assert stat.S_ISFIFO(fifo.lstat().st_mode) and link.is_symlink()
+    assert len(received) == 2 and all(r.startswith(b"# Incident summary") for r in received), received
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
 # 9. Names from the Salesforce API never become path parts unchecked -------------------------------
 
 

@@ -458,3 +458,110 @@ def test_ipv4_mapped_addresses_are_stored_plain_enriched_and_matched(
     assert code == 0, output
     hits = json.loads(output[output.index("[") :])
     assert [h["value"] for h in hits] == ["185.220.101.9"]
+
+
+# 7. TIMESTAMP_DERIVED offsets and range (audit follow-up) -----------------------------------------
+
+
+def test_derived_times_out_of_range_or_with_impossible_offsets_reject_only_their_row(tmp_path: Path) -> None:
+    body = [
+        api_row(request_id="good1", ts="20251118100000.000", derived=""),
+        api_row(request_id="year0", ts="", derived="0001-01-01T00:00:00+14:00"),  # moves to year 0
+        api_row(request_id="hour_only", ts="", derived="2025-11-18 12:00:00.5-08"),
+        api_row(request_id="plus99", ts="", derived="2025-11-18T12:00:00+99:00"),
+        api_row(request_id="minutes99", ts="", derived="2025-11-18T12:00:00+05:99"),
+        api_row(request_id="plus14", ts="", derived="2025-11-19T08:00:00+14:00"),
+        api_row(request_id="named_zone", ts="", derived="2025-11-18 12:00:00 America/New_York"),
+        api_row(request_id="future", ts="", derived="2099-12-31T12:00:00Z"),
+        # A usable TIMESTAMP still gives the time when TIMESTAMP_DERIVED's offset is impossible.
+        api_row(request_id="fallback", ts="20251118190000.000", derived="2025-11-18T12:00:00-99:00"),
+        api_row(request_id="good2", ts="20251118110000.000", derived=""),
+    ]
+    path = tmp_path / "derived.csv"
+    path.write_text(quoted_csv(API_TOTAL_USAGE_HEADER, body))
+    db = tmp_path / "w.duckdb"
+    code, output = invoke("ingest", path, "--db", db)
+    assert code == 0, output
+    assert "1 file(s) ingested" in output and "5 rows rejected" in output
+    stored = {r[0]: r[1].isoformat() for r in query(db, "SELECT request_id, ts FROM events")}
+    assert stored == {
+        "good1": "2025-11-18T10:00:00",
+        "hour_only": "2025-11-18T20:00:00.500000",
+        "plus14": "2025-11-18T18:00:00",
+        "fallback": "2025-11-18T19:00:00",
+        "good2": "2025-11-18T11:00:00",
+    }
+    rejects = dict(query(db, "SELECT line_no, reason FROM rejects"))
+    assert sorted(rejects) == [3, 5, 6, 8, 9]
+    assert rejects[3] == "TIMESTAMP 0001-01-01T00:00:00+14:00 is before 1999-01-01"
+    assert "2025-11-18T12:00:00+99:00 has a UTC offset out of range (more than 14:00" in rejects[5]
+    assert "2025-11-18T12:00:00+05:99 has a UTC offset out of range" in rejects[6]
+    assert rejects[8] == "unparseable TIMESTAMP 2025-11-18 12:00:00 America/New_York"
+    assert "2099-12-31T12:00:00Z is in the future" in rejects[9]
+
+
+# 8. IPv4-mapped IPv6 given by the user (audit follow-up) -------------------------------------------
+
+MAPPED_SPELLINGS = [
+    "::ffff:1.2.3.4",
+    "::FFFF:102:304",
+    "0:0:0:0:0:ffff:1.2.3.5",
+    "0::ffff:1.2.3.6",
+    "0:0:0:0::ffff:1.2.3.7",
+    "::0:0:ffff:1.2.3.8",
+    "0000:0::ffff:0102:0309",
+    "::0:0:0:0:0:ffff:1.2.3.4",  # not an address (nine groups): kept as given
+    "::ffff:999.1.1.1",
+    "::ffff:1.2.3.4%eth0",
+    "::fffe:1.2.3.4",
+    "1::ffff:1.2.3.4",
+    "2a0b:f4c0::1",
+    "Salesforce.com IP",
+]
+
+
+def test_ingest_and_user_given_addresses_share_one_mapped_rule(tmp_path: Path) -> None:
+    from workbench.store.ingest import plain_address
+
+    logs = tmp_path / "spellings.csv"
+    body = [api_row(request_id=f"s{i}", ip=ip) for i, ip in enumerate(MAPPED_SPELLINGS)]
+    logs.write_text(quoted_csv(API_TOTAL_USAGE_HEADER, body))
+    db = tmp_path / "w.duckdb"
+    assert invoke("ingest", logs, "--db", db)[0] == 0
+    stored = dict(query(db, "SELECT request_id, client_ip FROM events"))
+    assert [stored[f"s{i}"] for i in range(len(MAPPED_SPELLINGS))] == [
+        plain_address(v) for v in MAPPED_SPELLINGS
+    ]
+    assert stored["s6"] == "1.2.3.9" and stored["s7"] == "::0:0:0:0:0:ffff:1.2.3.4"
+
+
+def test_mapped_iocs_and_scopes_match_the_plain_addresses_ingest_stores(tmp_path: Path) -> None:
+    logs = tmp_path / "a.csv"
+    body = [
+        api_row(request_id="a", ip="45.155.205.1"),
+        api_row(request_id="b", ip="::ffff:45.155.205.1"),
+        api_row(request_id="c", ip="52.2.2.77"),
+        api_row(request_id="d", ip="52.2.3.1"),
+    ]
+    logs.write_text(quoted_csv(API_TOTAL_USAGE_HEADER, body))
+    db = tmp_path / "w.duckdb"
+    assert invoke("ingest", logs, "--db", db)[0] == 0
+    iocs = tmp_path / "iocs.txt"
+    iocs.write_text("::ffff:52.2.2.0/120\n::ffff:45.155.205.1/128\n::ffff:0:0/95\n")
+    code, output = invoke("sweep", "--ioc", iocs, "--db", db, "--format", "json")
+    assert code == 0, output
+    hits = {h["value"]: (h["indicator"], h["kind"]) for h in json.loads(output[output.index("[") :])}
+    assert hits == {"52.2.2.77": ("52.2.2.0/24", "cidr"), "45.155.205.1": ("45.155.205.1/32", "cidr")}
+
+    def calls(*ips: str) -> int:
+        window = ["--start", "2023-07-18", "--end", "2023-07-19"]
+        scope = [a for ip in ips for a in ("--ip", ip)]
+        code, output = invoke("backcheck", *window, *scope, "--db", db, "--format", "json")
+        assert code == 0, output
+        return int(json.loads(output[output.index("{") :])["total_calls"])
+
+    assert calls("45.155.205.1") == 2
+    assert calls("::ffff:45.155.205.1") == 2
+    assert calls("::FFFF:2d9b:cd01") == 2
+    assert calls("::ffff:52.2.2.0/120") == 1
+    assert calls("::ffff:52.2.0.0/112") == 2

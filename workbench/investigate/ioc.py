@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from workbench.store.ingest import plain_address, plain_network
 from workbench.store.queries import query_frame
 
 KINDS = {
@@ -135,13 +136,11 @@ def _valid(kind: str, value: str) -> bool:
 
 
 def _normal(kind: str, value: str) -> str:
+    # Ingest stores IPv4-mapped IPv6 (::ffff:1.2.3.4) as plain IPv4: match it in that form.
     if kind == "ip":
-        # Ingest stores IPv4-mapped IPv6 (::ffff:1.2.3.4) as plain IPv4: match it in that form.
-        address = ipaddress.ip_address(value)
-        mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
-        return str(mapped or address)
+        return str(ipaddress.ip_address(plain_address(value)))
     if kind == "cidr":
-        return str(ipaddress.ip_network(value, strict=False))
+        return str(plain_network(value))
     if kind in ("app", "user"):
         return value[:15]
     return value
@@ -201,11 +200,9 @@ def _addresses_in_networks(con: duckdb.DuckDBPyConnection, networks: list[str]) 
     addresses = []
     for (ip,) in con.execute("SELECT DISTINCT ip FROM hourly_activity WHERE ip IS NOT NULL").fetchall():
         try:
-            address = ipaddress.ip_address(ip)
+            address = ipaddress.ip_address(plain_address(ip))  # mapped ones from an older ingest, too
         except ValueError:
             continue  # 'Salesforce.com IP' and other non-addresses
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped  # stored before ingest normalised these
         addresses.append((ip, _address_key(address)))
     if not ranges or not addresses:
         return {}

@@ -12,6 +12,8 @@ from datetime import datetime
 
 import duckdb
 
+from workbench.store.ingest import plain_address, plain_network
+
 
 class ScopeError(Exception):
     """A scope that cannot be used (bad address, empty window); the message says which."""
@@ -30,11 +32,15 @@ class Scope:
     def __post_init__(self) -> None:
         if self.start >= self.end:
             raise ScopeError(f"the window is empty: {self.start} is not before {self.end}")
+        # In the form ingest stores: an IPv4-mapped address or network becomes plain IPv4.
+        plain = []
         for value in self.ips:
             try:
-                ipaddress.ip_network(value, strict=False)
+                network = plain_network(value)
             except ValueError:
                 raise ScopeError(f"--ip {value!r} is not an address or CIDR") from None
+            plain.append(str(network) if "/" in value else plain_address(value))
+        self.ips = plain
 
     def describe(self) -> str:
         """'app 0H4..., ip 185.220.101.0/24' or 'the whole store'."""
@@ -78,7 +84,7 @@ def install_scope(con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
         networks = [ipaddress.ip_network(v, strict=False) for v in scope.ips]
         for (ip,) in con.execute("SELECT DISTINCT ip FROM hourly_activity WHERE ip IS NOT NULL").fetchall():
             try:
-                address = ipaddress.ip_address(ip)
+                address = ipaddress.ip_address(plain_address(ip))  # mapped ones from an older ingest
             except ValueError:
                 continue
             if any(address.version == n.version and address in n for n in networks):

@@ -142,15 +142,20 @@ class RemoteFile:
     sequence: int
     created: str
     length: int
+    problem: str | None = None  # a value from the API that is not what it should be
 
     def invalid_name(self) -> str | None:
         """Why this record's values cannot name a file or a URL path, or None if they can. They
-        come from the API and become path parts (and the download URL): only plain names pass."""
+        come from the API and become path parts (and the download URL, and the next query's
+        cursor): only plain names, dates and whole numbers pass."""
+        if self.problem:
+            return self.problem
         checks = (
             ("Id", self.id, _NAME),
             ("EventType", self.event_type, _NAME),
             ("LogDate", self.log_date[:10], _DAY),
             ("Interval", self.interval, _NAME),
+            ("CreatedDate", self.created, _CREATED),
         )
         for field_name, value, pattern in checks:
             if not pattern.fullmatch(value):
@@ -159,16 +164,32 @@ class RemoteFile:
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> RemoteFile:
-        """From a SOQL query record."""
+        """From a SOQL query record. Never raises: a value that is not what it should be makes
+        the record invalid (see invalid_name), so only that file is refused."""
+        sequence, bad_sequence = _whole_number(record.get("Sequence"), "Sequence")
+        length, bad_length = _whole_number(record.get("LogFileLength"), "LogFileLength")
         return cls(
-            id=str(record["Id"]),
-            event_type=str(record["EventType"]),
-            log_date=str(record["LogDate"]),
+            id=str(record.get("Id") or ""),
+            event_type=str(record.get("EventType") or ""),
+            log_date=str(record.get("LogDate") or ""),
             interval=str(record.get("Interval") or "Daily"),
-            sequence=int(record.get("Sequence") or 0),
-            created=str(record["CreatedDate"]),
-            length=int(record.get("LogFileLength") or 0),
+            sequence=sequence,
+            created=str(record.get("CreatedDate") or ""),
+            length=length,
+            problem=bad_sequence or bad_length,
         )
+
+
+def _whole_number(value: Any, name: str) -> tuple[int, str | None]:
+    """VALUE as a whole number of at most 18 digits (JSON may give 3 or 3.0), else 0 and why not."""
+    if value is None or value == "":
+        return 0, None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    if not _WHOLE.fullmatch(text):
+        return 0, f"{name} {inert(str(value))!r} is not a whole number"
+    return int(text), None
 
 
 def soql(
@@ -386,6 +407,8 @@ def _usage(sf: Salesforce) -> str:
 
 _NAME = re.compile(r"[A-Za-z0-9_]+")
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_CREATED = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})")
+_WHOLE = re.compile(r"\d{1,18}")
 
 
 def _safe(value: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import ipaddress
 import tempfile
 import zipfile
 import zlib
@@ -85,13 +86,55 @@ MAX_ROWS_PROCESSED = 10**12
 EARLIEST_EVENT = datetime(1999, 1, 1)
 # Logs are written after the fact: events later than now plus this are rejected.
 FUTURE_SLACK = timedelta(days=2)
-# A UTC offset at the end of TIMESTAMP_DERIVED (after the time): -08:00, +0530. 'Z' casts as UTC.
-_OFFSET = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*([+-])(\d{2}):?(\d{2})$"
-# IPv4-mapped IPv6 in its dotted (::ffff:1.2.3.4) and hex (::ffff:102:304) spellings.
-_MAPPED_PREFIX = r"(?i)^(?:(?:0{1,4}:){5}|::(?:0{1,4}:)?)ffff:"
+# TIMESTAMP_DERIVED, whole: an ISO date and time, then Z, UTC or a UTC offset (-08:00, +0530, -08).
+# Anything else is unparseable: DuckDB's cast to TIMESTAMP would silently drop a zone it does not
+# apply (-08, +05:30:15, America/New_York) and store the local time as UTC.
+_DERIVED = (
+    r"^(\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?)"
+    r"\s*(?:Z|UTC|([+-])(\d{2})(?::?(\d{2}))?)?$"
+)
+# Real UTC offsets run from -12:00 to +14:00; anything beyond 14 hours is a broken or hostile value.
+MAX_OFFSET_MINUTES = 14 * 60
+# IPv4-mapped IPv6 in its dotted (::ffff:1.2.3.4) and hex (::ffff:102:304) spellings: five zero
+# groups, written out or (some of them) folded into '::', then ffff. plain_address() is the same
+# rule for addresses a user gives; a test holds the two to agreement.
+_ZERO = "0{1,4}"
+_MAPPED_PREFIX = (
+    rf"(?i)^(?:(?:{_ZERO}:){{5}}|::(?:{_ZERO}:){{0,4}}|{_ZERO}::(?:{_ZERO}:){{0,3}}"
+    rf"|{_ZERO}:{_ZERO}::(?:{_ZERO}:){{0,2}}|(?:{_ZERO}:){{2}}{_ZERO}::(?:{_ZERO}:)?"
+    rf"|(?:{_ZERO}:){{3}}{_ZERO}::)"
+    "ffff:"
+)
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _MAPPED_DOTTED = _MAPPED_PREFIX + rf"({_OCTET}(?:\.{_OCTET}){{3}})$"
 _MAPPED_HEX = _MAPPED_PREFIX + r"([0-9a-f]{1,4}):([0-9a-f]{1,4})$"
+
+
+def plain_address(value: str) -> str:
+    """An address in the form ingest stores it: IPv4-mapped IPv6 (::ffff:1.2.3.4, ::ffff:102:304)
+    becomes plain IPv4; anything else (other addresses, 'Salesforce.com IP') is returned as given.
+    For addresses a user gives (IOCs, --ip, `workbench ip`), so they match what the store holds."""
+    text = value.strip()
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return value
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id is None:
+        mapped = address.ipv4_mapped
+        if mapped is not None:
+            return str(mapped)
+    return text
+
+
+def plain_network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """A network (or single address) a user gives, in the form that matches stored addresses:
+    an IPv4-mapped network ::ffff:a.b.c.d/N with N >= 96 becomes a.b.c.d/(N-96). Host bits are
+    dropped; a value that is not a network raises ValueError."""
+    network = ipaddress.ip_network(value.strip(), strict=False)
+    first = int(network.network_address)
+    if network.version == 6 and network.prefixlen >= 96 and first >> 32 == 0xFFFF:
+        return ipaddress.IPv4Network((first & 0xFFFFFFFF, network.prefixlen - 96))
+    return network
 
 
 @dataclass
@@ -224,21 +267,20 @@ class TimeBounds:
     latest: datetime
 
 
-def _timestamp_derived_sql(column: str) -> str:
-    """TIMESTAMP_DERIVED as a UTC timestamp: a trailing UTC offset is applied, not dropped
-    (DuckDB's cast to TIMESTAMP ignores it)."""
-    value = f"trim({column})"
-    offset = _quote_literal(_OFFSET)
-    without = f"regexp_replace({value}, {_quote_literal(r'[ ]*[+-][0-9]{2}:?[0-9]{2}$')}, '')"
-    minutes = (
-        f"(CASE regexp_extract({value}, {offset}, 1) WHEN '-' THEN -1 ELSE 1 END)"
-        f" * (TRY_CAST(regexp_extract({value}, {offset}, 2) AS INTEGER) * 60"
-        f" + TRY_CAST(regexp_extract({value}, {offset}, 3) AS INTEGER))"
-    )
+def _derived_parts_sql(column: str) -> str:
+    """TIMESTAMP_DERIVED split by _DERIVED into a struct (base, sign, hh, mm); all '' if it does not match."""
+    names = "['base', 'sign', 'hh', 'mm']"
+    return f"regexp_extract(trim({column}), {_quote_literal(_DERIVED)}, {names})"
+
+
+def _derived_offset_sql(parts: str) -> str:
+    """The UTC offset in minutes east of UTC (0 without one); NULL if it is out of range."""
+    hours = f"coalesce(TRY_CAST(nullif({parts}.hh, '') AS INTEGER), 0)"
+    minutes = f"coalesce(TRY_CAST(nullif({parts}.mm, '') AS INTEGER), 0)"
+    sign = f"(CASE {parts}.sign WHEN '-' THEN -1 ELSE 1 END)"
     return (
-        f"CASE WHEN regexp_matches({value}, {offset})"
-        f" THEN TRY_CAST({without} AS TIMESTAMP) - to_minutes({minutes})"
-        f" ELSE TRY_CAST({value} AS TIMESTAMP) END"
+        f"CASE WHEN {minutes} < 60 AND {hours} * 60 + {minutes} <= {MAX_OFFSET_MINUTES}"
+        f" THEN {sign} * ({hours} * 60 + {minutes}) END"
     )
 
 
@@ -284,12 +326,28 @@ def _normalise_sql(
         )
         exprs["api_family"] = f'CASE "EVENT_TYPE" {cases} ELSE NULL END'
 
-    ts_parts = []
-    if "TIMESTAMP_DERIVED" in present:
-        ts_parts.append(_timestamp_derived_sql('"TIMESTAMP_DERIVED"'))
-    if "TIMESTAMP" in present:
-        ts_parts.append("try_strptime(trim(\"TIMESTAMP\"), ['%Y%m%d%H%M%S.%g', '%Y%m%d%H%M%S'])")
-    raw_timestamp = _quote_ident("TIMESTAMP") if "TIMESTAMP" in present else '"TIMESTAMP_DERIVED"'
+    # TIMESTAMP_DERIVED (with its UTC offset applied) when it parses, else TIMESTAMP; the reject
+    # reason quotes the value the time came from (or the one that failed).
+    has_derived, has_plain = "TIMESTAMP_DERIVED" in present, "TIMESTAMP" in present
+    derived_raw = "nullif(trim(\"TIMESTAMP_DERIVED\"), '')" if has_derived else "NULL"
+    plain_raw = "nullif(trim(\"TIMESTAMP\"), '')" if has_plain else "NULL"
+    derived_parts = _derived_parts_sql('"TIMESTAMP_DERIVED"') if has_derived else "NULL"
+    plain_ts = (
+        "try_strptime(trim(\"TIMESTAMP\"), ['%Y%m%d%H%M%S.%g', '%Y%m%d%H%M%S'])"
+        if has_plain
+        else "NULL::TIMESTAMP"
+    )
+    offset = _derived_offset_sql("derived_parts")
+    derived_ts = (
+        f"TRY_CAST(nullif(derived_parts.base, '') AS TIMESTAMP) - to_minutes({offset})"
+        if has_derived
+        else "NULL::TIMESTAMP"
+    )
+    bad_offset = (
+        f"derived_parts.base <> '' AND derived_parts.hh <> '' AND {offset} IS NULL"
+        if has_derived
+        else "false"
+    )
 
     error_terms = [f"coalesce({exprs['status_code']} >= 400, false)"]
     if "LOGIN_STATUS" in present:
@@ -317,10 +375,15 @@ def _normalise_sql(
     rows_source = next((c for c in COMMON_SOURCES["rows_processed"] if c in present), None)
     raw_rows = f"nullif({_quote_ident(rows_source)}, '')" if rows_source else "NULL"
     earliest, latest = (_quote_literal(str(b)) for b in (bounds.earliest, bounds.latest))
+    bad_offset_reason = (
+        "'TIMESTAMP_DERIVED ' || derived_raw || ' has a UTC offset out of range"
+        f" (more than {MAX_OFFSET_MINUTES // 60:02d}:00 from UTC)'"
+    )
     return f"""
-SELECT * EXCLUDE (raw_rows_processed),
+SELECT * EXCLUDE (raw_rows_processed, derived_raw, plain_raw, bad_offset),
        CASE WHEN event_type IS NULL THEN 'missing EVENT_TYPE'
             WHEN org_id IS NULL THEN 'missing ORGANIZATION_ID (pass --org to fill it in)'
+            WHEN ts IS NULL AND bad_offset THEN {bad_offset_reason}
             WHEN ts IS NULL THEN 'unparseable TIMESTAMP ' || coalesce(raw_timestamp, '(empty)')
             WHEN ts < TIMESTAMP {earliest}
                 THEN 'TIMESTAMP ' || raw_timestamp || ' is before ' || {earliest}[:10]
@@ -330,18 +393,29 @@ SELECT * EXCLUDE (raw_rows_processed),
                 THEN 'ROWS_PROCESSED ' || raw_rows_processed || ' is out of range (more than {MAX_ROWS_PROCESSED:.0e})'
        END AS reject_reason
 FROM (
+SELECT * EXCLUDE (derived_ts, plain_ts),
+       coalesce(derived_ts, plain_ts) AS ts,
+       CASE WHEN derived_ts IS NOT NULL THEN derived_raw
+            ELSE coalesce(plain_raw, derived_raw) END AS raw_timestamp
+FROM (
+SELECT * EXCLUDE (derived_parts),
+       {derived_ts} AS derived_ts,
+       coalesce({bad_offset}, false) AS bad_offset
+FROM (
 SELECT {passthrough},
        nullif("EVENT_TYPE", '') AS event_type,
        {org} AS org_id,
-       coalesce({", ".join(ts_parts)}) AS ts,
-       {raw_timestamp} AS raw_timestamp,
+       {derived_raw} AS derived_raw,
+       {plain_raw} AS plain_raw,
+       {derived_parts} AS derived_parts,
+       {plain_ts} AS plain_ts,
        {raw_rows} AS raw_rows_processed,
        {common},
        {" OR ".join(error_terms)} AS is_error,
        CASE WHEN {request_id} IS NULL THEN md5(concat_ws(chr(31), {row_text})) END AS content_key,
        {attributes} AS attributes
   FROM {source}
-)"""
+)))"""
 
 
 def _read_csv_sql(paths: list[Path], header: list[str], gzipped: bool, file_column: str) -> str:
