@@ -156,3 +156,17 @@ def test_query_command_runs_read_only_sql(tmp_path: Path) -> None:
     missing = runner.invoke(app, ["status", "--db", str(tmp_path / "none" / "x.duckdb")])
     assert missing.exit_code == 0  # status creates an empty store and says so
     assert "empty" in missing.output
+
+
+def test_bad_usage_is_one_line_and_exit_2_from_the_console_script(tmp_path: Path) -> None:
+    for args, option in ((["scan", "--format", "xml"], "--format"), (["scan", "--bogus"], "--bogus")):
+        done = subprocess.run(
+            [sys.executable, "-m", "workbench.cli", *args, "--db", str(tmp_path / "x.duckdb")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 2
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: workbench scan:") and option in lines[0]
+        assert "Traceback" not in done.stderr

@@ -96,7 +96,9 @@ def test_default_scan_judges_every_day_with_history_then_only_new_days(db: Path)
     assert "judging 28 day(s), 2025-10-25 to 2025-11-21" in first.stderr
     assert {f["window_start"][:10] for f in json.loads(first.stdout)} >= {"2025-11-18", "2025-11-19"}
     again = runner.invoke(app, ["scan", "--db", str(db), "--format", "json"])
-    assert "judging 1 day(s), 2025-11-21 to 2025-11-21" in again.stderr and "since the last scan" in again.stderr
+    assert (
+        "judging 1 day(s), 2025-11-21 to 2025-11-21" in again.stderr and "since the last scan" in again.stderr
+    )
     early = runner.invoke(app, ["scan", "--db", str(db), "--since", "2025-10-18", "--until", "2025-10-30"])
     assert "not judged for too little history" in early.stderr and "2025-10-18 to 2025-10-24" in early.stderr
 

@@ -1,0 +1,220 @@
+"""Judging days and working the findings: scan, findings, triage, suppress.
+
+Services are imported inside each command, not at the top: start-up time. The detectors load
+Polars and the whole suite; `workbench status` and `--help` must not pay for them. The types stay
+named for mypy under TYPE_CHECKING.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from workbench.cli import tables
+from workbench.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_INCOMPLETE,
+    ConfigOption,
+    DbOption,
+    Format,
+    FormatOption,
+    Severity,
+    TriageStatus,
+    checked,
+    emit,
+    fail,
+    opened,
+    say,
+    settings,
+)
+from workbench.cli.tables import Column
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from workbench.config import Settings
+    from workbench.detect.scan import ScanResult
+    from workbench.investigate.notify import Delivery, Target
+
+commands = typer.Typer()
+
+DetectorOption = Annotated[list[str] | None, typer.Option(help="Only these detectors (repeatable).")]
+
+
+@commands.command()
+def scan(
+    db: DbOption = None,
+    config: ConfigOption = None,
+    since: Annotated[str | None, typer.Option(help="First day to judge (YYYY-MM-DD).")] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Last day to judge (default: the last day with events).")
+    ] = None,
+    all_days: Annotated[
+        bool, typer.Option("--all", help="Judge every day with 7 days of history again, not only new days.")
+    ] = False,
+    detector: DetectorOption = None,
+    min_severity: Annotated[Severity, typer.Option(help="Show findings at or above this.")] = Severity.low,
+    format: FormatOption = Format.table,
+    fail_on: Annotated[
+        Severity | None, typer.Option(help="Exit 1 if a finding is at or above this severity.")
+    ] = None,
+    notify: Annotated[
+        list[str] | None,
+        typer.Option(help="Alert target: slack:URL, webhook:URL or email:ADDRESS (repeatable)."),
+    ] = None,
+    notify_min_severity: Annotated[Severity, typer.Option(help="Alert on findings at or above this.")] = (
+        Severity.high
+    ),
+) -> None:
+    """Judge days with the detector suite, store the findings (same id on re-run) and print them.
+
+    A store never scanned has every day with 7 days of history before it judged; after that the
+    days since the last scan (a daily cron stays incremental). Exit 4 if a detector failed (the
+    others' findings are stored and printed)."""
+    from workbench.detect.scan import judged_days, run_scan
+    from workbench.findings import severity_rank
+    from workbench.investigate.notify import notify as send_alerts
+    from workbench.store.findings import load_findings
+    from workbench.times import parse_date
+
+    targets = alert_targets(notify)
+    configured = checked_settings(config, detector)
+    first, last = checked(lambda: (parse_date(since, "--since"), parse_date(until, "--until")))
+    if first and last and first > last:
+        raise fail(f"--since {since} is after --until {until}")
+    with opened(db) as con:
+        days = judged_days(con, first, last, all_days)
+        say(days.describe(), stderr=True)
+        result = run_scan(con, configured, days, detector)
+        say_failures(result)
+        ids = result.findings["id"].to_list()
+        shown = load_findings(con, min_severity=min_severity.value, ids=ids) if ids else []
+        say_deliveries(send_alerts(con, targets, notify_min_severity.value, configured.smtp))
+    print_findings(shown, format, with_triage=False, title="Findings")
+    if not result.complete:
+        raise typer.Exit(EXIT_INCOMPLETE)
+    if fail_on and any(severity_rank(f["severity"]) >= severity_rank(fail_on.value) for f in shown):
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+def alert_targets(notify: list[str] | None) -> list[Target]:
+    """The --notify targets, or a one-line error (that never repeats a secret)."""
+    from workbench.investigate.notify import NotifyError, parse_target
+
+    return checked(lambda: [parse_target(t) for t in notify or []], NotifyError)
+
+
+def checked_settings(config: Path | None, detectors: list[str] | None) -> Settings:
+    """The settings, checked against every detector's parameters; unknown --detector names refused."""
+    from workbench.config import ConfigError
+    from workbench.detect.registry import check_settings, detector_names
+
+    unknown = sorted(set(detectors or []) - set(detector_names()))
+    if unknown:
+        raise fail(f"unknown detector(s) {', '.join(unknown)}; detectors: {', '.join(detector_names())}")
+    configured = settings(config)
+    checked(lambda: check_settings(configured), ConfigError)
+    return configured
+
+
+def say_failures(result: ScanResult) -> None:
+    for failure in result.failures:
+        say(f"detector {failure.detector} failed, its findings are missing: {failure.reason}", "red", True)
+
+
+def say_deliveries(deliveries: list[Delivery]) -> None:
+    for delivery in deliveries:
+        if delivery.error:
+            say(f"alert to {delivery.target} failed, will retry next run: {delivery.error}", "red", True)
+        elif delivery.sent:
+            say(f"alerted {delivery.target}: {delivery.sent} finding(s)", stderr=True)
+
+
+SEVERITY_STYLES = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim"}
+FINDING_COLUMNS: list[Column[dict[str, Any]]] = [
+    Column("severity", lambda f: f["severity"], style=lambda f: SEVERITY_STYLES.get(f["severity"], "")),
+    Column("score", lambda f: f["score"]),
+    Column("detector", lambda f: f["detector"]),
+    Column("entity", lambda f: f"{f['entity_label']} ({f['entity_id']})"),
+    Column("window (UTC)", lambda f: tables.minute(f["window_start"])),
+    Column("explanation", lambda f: f["explanation"]),
+    Column("id", lambda f: f["id"]),
+]
+STATUS_COLUMN: Column[dict[str, Any]] = Column("status", lambda f: f.get("status", "new"))
+
+
+def print_findings(findings: list[dict[str, Any]], fmt: Format, with_triage: bool, title: str) -> None:
+    """Findings as the contract's JSON, CSV or Markdown (workbench.render), or a table."""
+    from workbench import render
+
+    if fmt == Format.json:
+        emit(render.to_json(findings, with_triage) + "\n")
+    elif fmt == Format.markdown:
+        emit(render.to_markdown(findings, title))
+    elif fmt == Format.csv:
+        emit(render.to_csv(findings, with_triage))
+    else:
+        columns = FINDING_COLUMNS + ([STATUS_COLUMN] if with_triage else [])
+        tables.show(findings, columns, title=f"{title}: {len(findings)}")
+
+
+@commands.command()
+def findings(
+    db: DbOption = None,
+    status: Annotated[TriageStatus | None, typer.Option(help="Only findings with this status.")] = None,
+    min_severity: Annotated[Severity | None, typer.Option(help="Only findings at or above this.")] = None,
+    detector: DetectorOption = None,
+    include_suppressed: Annotated[bool, typer.Option(help="Also list suppressed findings.")] = False,
+    format: FormatOption = Format.table,
+) -> None:
+    """List stored findings with their triage status."""
+    from workbench.store.findings import load_findings
+
+    with opened(db, read_only=True) as con:
+        rows = load_findings(
+            con,
+            status.value if status else None,
+            min_severity.value if min_severity else None,
+            detector,
+            include_suppressed=include_suppressed,
+        )
+    print_findings(rows, format, with_triage=True, title="Stored findings")
+
+
+@commands.command()
+def triage(
+    finding_id: Annotated[str, typer.Argument(help="Finding id (or a unique prefix of 6+ characters).")],
+    status: Annotated[TriageStatus, typer.Option(help="The decision.")],
+    note: Annotated[str | None, typer.Option(help="Why (kept with the finding).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Record a triage decision on a finding; re-scans keep it."""
+    from workbench.store.findings import FindingError, set_triage
+
+    with opened(db) as con:
+        full = checked(lambda: set_triage(con, finding_id, status.value, note), FindingError)
+    say(f"{full}: {status.value}" + (f" ({note})" if note else ""))
+
+
+@commands.command()
+def suppress(
+    detector: Annotated[str, typer.Option(help="The detector to silence.")],
+    entity: Annotated[str, typer.Option(help="The one app, user or IP id it is silenced for.")],
+    until: Annotated[
+        str | None, typer.Option(help="Last day of the suppression (default: until removed).")
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="Why.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Suppress one detector for one entity (scoped, never a whole user); findings are kept, marked."""
+    from workbench.detect.registry import detector_names
+    from workbench.store.findings import FindingError, add_suppression
+    from workbench.times import day_bound
+
+    end = checked(lambda: day_bound(until, "--until", end=True))
+    with opened(db) as con:
+        covered = checked(
+            lambda: add_suppression(con, detector, entity, end, reason, detector_names()), FindingError
+        )
+    say(f"suppressed {detector} for {entity}: {covered} stored finding(s) now marked")
