@@ -30,11 +30,22 @@ HOSTILE = "[click](http://evil.test) | `rm` <img src=x> \x1b[31mred\x1b[0m\nnext
 
 def finding(label: str = HOSTILE) -> dict:
     return {
-        "id": "abc123def456", "detector": "new_ip", "category": "geo_identity", "severity": "high", "score": 70,
-        "org_id": "00D000000000001", "entity_type": "connected_app", "entity_id": "0H4000000000001",
-        "entity_label": label, "window_start": datetime(2025, 11, 19, 2, 5), "window_end": datetime(2025, 11, 19, 3),
-        "observed": 10.0, "baseline": 3.0, "explanation": f"called by {label}", "evidence": {"ips": ["1.2.3.4"]},
-    }  # fmt: skip
+        "id": "abc123def456",
+        "detector": "new_ip",
+        "category": "geo_identity",
+        "severity": "high",
+        "score": 70,
+        "org_id": "00D000000000001",
+        "entity_type": "connected_app",
+        "entity_id": "0H4000000000001",
+        "entity_label": label,
+        "window_start": datetime(2025, 11, 19, 2, 5),
+        "window_end": datetime(2025, 11, 19, 3),
+        "observed": 10.0,
+        "baseline": 3.0,
+        "explanation": f"called by {label}",
+        "evidence": {"ips": ["1.2.3.4"]},
+    }
 
 
 def test_markdown_escapes_links_html_code_and_pipes() -> None:

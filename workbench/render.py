@@ -18,9 +18,22 @@ from datetime import datetime
 from typing import Any
 
 CONTRACT_FIELDS = [
-    "id", "detector", "category", "severity", "score", "org_id", "entity_type", "entity_id", "entity_label",
-    "window_start", "window_end", "observed", "baseline", "explanation", "evidence",
-]  # fmt: skip
+    "id",
+    "detector",
+    "category",
+    "severity",
+    "score",
+    "org_id",
+    "entity_type",
+    "entity_id",
+    "entity_label",
+    "window_start",
+    "window_end",
+    "observed",
+    "baseline",
+    "explanation",
+    "evidence",
+]
 TRIAGE_FIELDS = ["status", "note", "suppressed"]
 
 # Every character a terminal, an editor or a renderer may act on or hide instead of showing:
@@ -135,10 +148,17 @@ def md_table(headers: list[str], rows: list[list[Any]]) -> list[str]:
 def findings_table(findings: list[dict[str, Any]]) -> list[str]:
     """The findings as a Markdown table."""
     rows = [
-        [f["severity"], f["score"], f["detector"], f"{f['entity_label']} ({f['entity_type']} {f['entity_id']})",
-         f"{f['window_start']:%Y-%m-%d %H:%M} to {f['window_end']:%Y-%m-%d %H:%M}", f["explanation"], f["id"]]
+        [
+            f["severity"],
+            f["score"],
+            f["detector"],
+            f"{f['entity_label']} ({f['entity_type']} {f['entity_id']})",
+            f"{f['window_start']:%Y-%m-%d %H:%M} to {f['window_end']:%Y-%m-%d %H:%M}",
+            f["explanation"],
+            f["id"],
+        ]
         for f in findings
-    ]  # fmt: skip
+    ]
     return md_table(["severity", "score", "detector", "entity", "window (UTC)", "explanation", "id"], rows)
 
 

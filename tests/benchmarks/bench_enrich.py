@@ -52,11 +52,21 @@ def build_sources(folder: Path, blocks: list[str]) -> EnrichConfig:
     }
     for n, block in enumerate(blocks):
         nets = IPSet([block])
-        writers["city"].insert_network(nets, {
-            "country": {"iso_code": "US", "names": {"en": "United States"}}, "city": {"names": {"en": f"City {n}"}},
-            "location": {"latitude": 40.0, "longitude": -75.0, "accuracy_radius": 50}})  # fmt: skip
-        writers["asn"].insert_network(nets, {"autonomous_system_number": 64500 + n % 1000,
-                                             "autonomous_system_organization": f"Network {n % 1000}"})  # fmt: skip
+        writers["city"].insert_network(
+            nets,
+            {
+                "country": {"iso_code": "US", "names": {"en": "United States"}},
+                "city": {"names": {"en": f"City {n}"}},
+                "location": {"latitude": 40.0, "longitude": -75.0, "accuracy_radius": 50},
+            },
+        )
+        writers["asn"].insert_network(
+            nets,
+            {
+                "autonomous_system_number": 64500 + n % 1000,
+                "autonomous_system_organization": f"Network {n % 1000}",
+            },
+        )
         if n % 10 == 0:
             writers["anon"].insert_network(nets, {"is_anonymous": True, "is_hosting_provider": True})
     paths = {}

@@ -18,10 +18,23 @@ from workbench.store.ingest import plain_address, plain_network
 from workbench.store.queries import query_frame
 
 KINDS = {
-    "ip": "ip", "ipv4": "ip", "ipv6": "ip", "cidr": "cidr", "net": "cidr", "network": "cidr",
-    "ua": "client", "user_agent": "client", "useragent": "client", "client": "client", "client_name": "client",
-    "app": "app", "connected_app": "app", "connected_app_id": "app", "user": "user", "user_id": "user",
-}  # fmt: skip
+    "ip": "ip",
+    "ipv4": "ip",
+    "ipv6": "ip",
+    "cidr": "cidr",
+    "net": "cidr",
+    "network": "cidr",
+    "ua": "client",
+    "user_agent": "client",
+    "useragent": "client",
+    "client": "client",
+    "client_name": "client",
+    "app": "app",
+    "connected_app": "app",
+    "connected_app_id": "app",
+    "user": "user",
+    "user_id": "user",
+}
 _SALESFORCE_ID = re.compile(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")
 
 

@@ -75,9 +75,13 @@ def install_scope(con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
             ).fetchall()
         ]
     if scope.users:
-        named = [r[0] for r in con.execute(
-            "SELECT DISTINCT user_id FROM hourly_activity WHERE list_contains(?, user_name)", [scope.users]
-        ).fetchall()]  # fmt: skip
+        named = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT user_id FROM hourly_activity WHERE list_contains(?, user_name)",
+                [scope.users],
+            ).fetchall()
+        ]
         users += named
     addresses: list[str] = []
     if scope.ips:

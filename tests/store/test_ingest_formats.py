@@ -9,70 +9,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import API_TOTAL_USAGE_HEADER, api_row, write_log
+from tests.conftest import API_TOTAL_USAGE_HEADER, LOGIN_HEADER, LOGIN_ROW, api_row, write_log
 from workbench.sources.local import ingest_paths
 
-LOGIN_HEADER = [
-    "EVENT_TYPE",
-    "TIMESTAMP",
-    "REQUEST_ID",
-    "ORGANIZATION_ID",
-    "USER_ID",
-    "RUN_TIME",
-    "CPU_TIME",
-    "URI",
-    "SESSION_KEY",
-    "LOGIN_KEY",
-    "USER_TYPE",
-    "REQUEST_STATUS",
-    "DB_TOTAL_TIME",
-    "LOGIN_TYPE",
-    "BROWSER_TYPE",
-    "API_TYPE",
-    "API_VERSION",
-    "USER_NAME",
-    "TLS_PROTOCOL",
-    "CIPHER_SUITE",
-    "AUTHENTICATION_METHOD_REFERENCE",
-    "LOGIN_SUB_TYPE",
-    "TIMESTAMP_DERIVED",
-    "USER_ID_DERIVED",
-    "CLIENT_IP",
-    "URI_ID_DERIVED",
-    "LOGIN_STATUS",
-    "SOURCE_IP",
-]
-# Verbatim from elastic/beats input_test.go (reference section 6).
-LOGIN_ROW = [
-    "Login",
-    "20231218054831.655",
-    "4u6LyuMrDvb_G-l1cJIQk-",
-    "00D5j00000DgAYG",
-    "0055j00000AT6I1",
-    "1219",
-    "127",
-    "/services/oauth2/token",
-    "",
-    "bY5Wfv8t/Ith7WVE",
-    "Standard",
-    "",
-    "1051271151",
-    "i",
-    "Go-http-client/1.1",
-    "",
-    "9998.0",
-    "salesforceinstance@devtest.in",
-    "TLSv1.2",
-    "ECDHE-RSA-AES256-GCM-SHA384",
-    "",
-    "",
-    "2023-12-18T05:48:31.655Z",
-    "0055j00000AT6I1AAL",
-    "Salesforce.com IP",
-    "",
-    "LOGIN_NO_ERROR",
-    "103.108.207.58",
-]
 # 2015 RestApi, API and BulkApi rows from abisek/logstash-input-sfdc_elf (reference section 6).
 REST_HEADER = [
     "EVENT_TYPE",

@@ -29,7 +29,7 @@ from workbench.tui.panes.report import ReportPane
 from workbench.tui.panes.timeline import TimelinePane
 
 runner = CliRunner()
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SIZE = (120, 36)
 HOSTILE = "[link=http://x]click[/link][bold red]\x1b[31mred"
 

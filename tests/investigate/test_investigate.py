@@ -16,7 +16,7 @@ from workbench.cli import app
 from workbench.investigate.ioc import parse_iocs
 
 runner = CliRunner()
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ACME = "00Dr0F3kxdTdhsx"
 IOCS = ROOT / "sample_logs" / "iocs-2025-salesforce.txt"
 
@@ -116,8 +116,10 @@ def test_ioc_file_formats(tmp_path: Path) -> None:
     table = tmp_path / "iocs.csv"
     table.write_text("type,value,source\nip,208.68.36[.]90,GTIG\nua,Salesforce-CLI/1.0,GTIG\nbogus,x,y\n")
     indicators, skipped = parse_iocs(table)
-    assert [(i.kind, i.value, i.note) for i in indicators] == [("ip", "208.68.36.90", "GTIG"),
-                                                               ("client", "Salesforce-CLI/1.0", "GTIG")]  # fmt: skip
+    assert [(i.kind, i.value, i.note) for i in indicators] == [
+        ("ip", "208.68.36.90", "GTIG"),
+        ("client", "Salesforce-CLI/1.0", "GTIG"),
+    ]
     assert skipped == [4]
 
 
@@ -125,8 +127,14 @@ def test_sweep_finds_the_public_indicators_in_history(db: Path) -> None:
     result = runner.invoke(app, ["sweep", "--ioc", str(IOCS), "--db", str(db), "--format", "json"])
     assert result.exit_code == 0, result.output
     hits = {h["indicator"]: h for h in json.loads(result.stdout)}
-    assert set(hits) == {"185.220.101.143", "185.220.101.164", "3.239.45.43", "Salesforce-Multi-Org-Fetcher/1.0",
-                         "python-requests/2.32.4", "Python/3.11 aiohttp/3.13.1"}  # fmt: skip
+    assert set(hits) == {
+        "185.220.101.143",
+        "185.220.101.164",
+        "3.239.45.43",
+        "Salesforce-Multi-Org-Fetcher/1.0",
+        "python-requests/2.32.4",
+        "Python/3.11 aiohttp/3.13.1",
+    }
     assert hits["3.239.45.43"]["first_seen"].startswith("2025-11-19T02:04")
     assert "Gainsight CS" in hits["185.220.101.164"]["app_names"]
     assert {"User", "Case", "ContentVersion"} <= set(hits["185.220.101.164"]["objects"])
@@ -145,21 +153,44 @@ HOSTILE_ENTITY = "Evil__c|<img src=x onerror=1>"
 
 def test_report_sections_and_escaping(db: Path, tmp_path: Path) -> None:
     target = gainsight_app_id(db)
-    rows = [api_row(ts=f"20251119023{i}00.000", request_id=f"hostile{i}", org=ACME, user="005cmidJknoLhlt",
-                    app=target, ip="185.220.101.164", client=HOSTILE_CLIENT, entity=HOSTILE_ENTITY)
-            for i in range(3)]  # fmt: skip
+    rows = [
+        api_row(
+            ts=f"20251119023{i}00.000",
+            request_id=f"hostile{i}",
+            org=ACME,
+            user="005cmidJknoLhlt",
+            app=target,
+            ip="185.220.101.164",
+            client=HOSTILE_CLIENT,
+            entity=HOSTILE_ENTITY,
+        )
+        for i in range(3)
+    ]
     write_log(tmp_path / "hostile" / "h.csv", API_TOTAL_USAGE_HEADER, rows)
     assert runner.invoke(app, ["ingest", str(tmp_path / "hostile"), "--db", str(db)]).exit_code == 0
     runner.invoke(app, ["scan", "--db", str(db)])
     out = tmp_path / "incident.md"
-    result = runner.invoke(app, ["report", "-o", str(out), "--db", str(db), "--ioc", str(IOCS),
-                                 "--csv-dir", str(tmp_path / "csv")])  # fmt: skip
+    result = runner.invoke(
+        app,
+        ["report", "-o", str(out), "--db", str(db), "--ioc", str(IOCS), "--csv-dir", str(tmp_path / "csv")],
+    )
     assert result.exit_code == 0, result.output
     text = out.read_text()
-    for section in ("## Summary", "## Timeline (UTC)", "## Findings", "## Affected integrations, users and objects",
-                    "## Exposure-window back-check", "## Addresses named by the findings", "## Data coverage and gaps",
-                    "## Containment checklist (token abuse)", "## Evidence", "## Appendix: how this report was produced",
-                    "### IOC hits", "### What was at risk", "### What changed"):  # fmt: skip
+    for section in (
+        "## Summary",
+        "## Timeline (UTC)",
+        "## Findings",
+        "## Affected integrations, users and objects",
+        "## Exposure-window back-check",
+        "## Addresses named by the findings",
+        "## Data coverage and gaps",
+        "## Containment checklist (token abuse)",
+        "## Evidence",
+        "## Appendix: how this report was produced",
+        "### IOC hits",
+        "### What was at risk",
+        "### What changed",
+    ):
         assert section in text, section
     assert "<script>" not in text and "<img" not in text and "\x1b" not in text and "[x](http" not in text
     assert "Evil\\_\\_c\\|&lt;img" in text  # the entity name renders literally, its pipe escaped
@@ -289,8 +320,9 @@ def test_email_alert_through_a_local_smtp_server(db: Path, tmp_path: Path) -> No
     try:
         config = tmp_path / "workbench.toml"
         config.write_text(f'[notify.smtp]\nhost = "127.0.0.1"\nport = {port}\nfrom = "workbench@acme.test"\n')
-        result = runner.invoke(app, ["scan", "--db", str(db), "--config", str(config),
-                                     "--notify", "email:soc@acme.test"])  # fmt: skip
+        result = runner.invoke(
+            app, ["scan", "--db", str(db), "--config", str(config), "--notify", "email:soc@acme.test"]
+        )
         assert result.exit_code == 0, result.output
     finally:
         controller.stop()

@@ -22,12 +22,18 @@ from workbench.enrich.service import classify, lookup, open_sources
 from workbench.enrich.sources import SourceError, load_networks, load_tor_exits, open_database
 
 runner = CliRunner()
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def writer(database_type: str) -> MMDBWriter:
-    return MMDBWriter(ip_version=6, ipv4_compatible=True, database_type=database_type, languages=["en"],
-                      description="test", int_type="u32")  # fmt: skip
+    return MMDBWriter(
+        ip_version=6,
+        ipv4_compatible=True,
+        database_type=database_type,
+        languages=["en"],
+        description="test",
+        int_type="u32",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +83,7 @@ def dbs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for name, w in (("city", city), ("country", country), ("asn", asn), ("anon", anon)):
         paths[name] = folder / f"{name}.mmdb"
         w.to_db_file(str(paths[name]))
-    return paths  # fmt: skip
+    return paths
 
 
 def test_each_reader_type_and_ipv6_and_missing_addresses(dbs: dict[str, Path]) -> None:
@@ -196,9 +202,21 @@ def test_enrich_command_is_incremental_and_reports_bad_sources(enriched_db: Path
     db = tmp_path / "copy.duckdb"
     shutil.copy(enriched_db, db)
     sample = ROOT / "sample_logs" / "enrichment"
-    args = ["enrich", "--db", str(db), "--city", str(sample / "city.mmdb"), "--asn", str(sample / "asn.mmdb"),
-            "--anon", str(sample / "anonymous-ip.mmdb"), "--tor-exits", str(sample / "tor-exits.txt"),
-            "--networks", str(sample / "networks.txt")]  # fmt: skip
+    args = [
+        "enrich",
+        "--db",
+        str(db),
+        "--city",
+        str(sample / "city.mmdb"),
+        "--asn",
+        str(sample / "asn.mmdb"),
+        "--anon",
+        str(sample / "anonymous-ip.mmdb"),
+        "--tor-exits",
+        str(sample / "tor-exits.txt"),
+        "--networks",
+        str(sample / "networks.txt"),
+    ]
     again = runner.invoke(app, args)
     assert again.exit_code == 0 and "enriched 0 new or changed address(es)" in again.output
     changed = runner.invoke(app, ["enrich", "--db", str(db), "--city", str(sample / "city.mmdb")])

@@ -432,7 +432,7 @@ def test_notify_urls_are_redacted_everywhere(db: Path) -> None:
 
 
 def test_alerts_carry_inert_text(db: Path) -> None:
-    from tests.test_investigate import Receiver
+    from tests.investigate.test_investigate import Receiver
 
     receiver = Receiver()
     raw: list[bytes] = []
@@ -524,7 +524,7 @@ def test_outputs_to_devices_and_fifos_are_written_in_place_never_replaced(db: Pa
 
 
 def test_api_names_cannot_climb_out_of_the_archive(tmp_path: Path, monkeypatch) -> None:
-    from tests.fake_salesforce import ORG_ID, FakeSalesforce
+    from tests.sources.fake_salesforce import ORG_ID, FakeSalesforce
 
     server = FakeSalesforce(tmp_path).start()
     try:

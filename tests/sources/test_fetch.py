@@ -17,13 +17,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from typer.testing import CliRunner
 
 from tests.conftest import API_TOTAL_USAGE_HEADER, api_row, quoted_csv
-from tests.fake_salesforce import ORG_ID, FakeSalesforce
+from tests.sources.fake_salesforce import ORG_ID, FakeSalesforce
 from workbench.cli import app
 from workbench.sources.salesforce import Fetcher, Profile, Redactor
 from workbench.store.db import open_store
 
 runner = CliRunner()
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ORG15 = ORG_ID[:15]
 DAYS = ("2025-11-17", "2025-11-18", "2025-11-19")
 
@@ -74,11 +74,19 @@ def test_token_flow_pagination_archive_and_cursor(fake: FakeSalesforce, tmp_path
     again = token_fetch(fake, db, monkeypatch)
     assert again.exit_code == 0 and "fetched 0 file(s)" in again.output
     # A late hourly file (higher Sequence) repeats two events and adds one: only the new one lands.
-    late_rows = [api_row(ts="20251119100000.000", request_id="b2025-11-19-0", org=ORG15),
-                 api_row(ts="20251119100100.000", request_id="b2025-11-19-1", org=ORG15),
-                 api_row(ts="20251119105900.000", request_id="late-1", org=ORG15)]  # fmt: skip
-    fake.add("ApiTotalUsage", "2025-11-19", quoted_csv(API_TOTAL_USAGE_HEADER, late_rows).encode(),
-             interval="Hourly", sequence=2, created="2025-11-20T09:00:00.000+0000")  # fmt: skip
+    late_rows = [
+        api_row(ts="20251119100000.000", request_id="b2025-11-19-0", org=ORG15),
+        api_row(ts="20251119100100.000", request_id="b2025-11-19-1", org=ORG15),
+        api_row(ts="20251119105900.000", request_id="late-1", org=ORG15),
+    ]
+    fake.add(
+        "ApiTotalUsage",
+        "2025-11-19",
+        quoted_csv(API_TOTAL_USAGE_HEADER, late_rows).encode(),
+        interval="Hourly",
+        sequence=2,
+        created="2025-11-20T09:00:00.000+0000",
+    )
     late = token_fetch(fake, db, monkeypatch)
     assert late.exit_code == 0 and "fetched 1 file(s)" in late.output and "1 events added" in late.output
     assert events(db) == 25
@@ -99,12 +107,27 @@ def write_profile(tmp_path: Path, body: str) -> Path:
 
 
 def test_password_flow_with_a_profile(fake: FakeSalesforce, tmp_path: Path, monkeypatch) -> None:
-    config = write_profile(tmp_path, f'[salesforce.acme]\nauth = "password"\nusername = "{fake.username}"\n'
-                                     f'domain = "{fake.domain}"\norg_id = "{ORG15}"\n')  # fmt: skip
+    config = write_profile(
+        tmp_path,
+        f'[salesforce.acme]\nauth = "password"\nusername = "{fake.username}"\n'
+        f'domain = "{fake.domain}"\norg_id = "{ORG15}"\n',
+    )
     monkeypatch.setenv("SF_PASSWORD", fake.password)
     monkeypatch.setenv("SF_SECURITY_TOKEN", fake.security_token)
-    result = runner.invoke(app, ["fetch", "--org", "acme", "--config", str(config), "--db", str(tmp_path / "w.duckdb"),
-                                 "--since", "2025-11-01"])  # fmt: skip
+    result = runner.invoke(
+        app,
+        [
+            "fetch",
+            "--org",
+            "acme",
+            "--config",
+            str(config),
+            "--db",
+            str(tmp_path / "w.duckdb"),
+            "--since",
+            "2025-11-01",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "fetched 6 file(s) from acme" in result.output
     assert any("/services/Soap/u/" in r for r in fake.requests)
@@ -113,8 +136,10 @@ def test_password_flow_with_a_profile(fake: FakeSalesforce, tmp_path: Path, monk
 def test_client_credentials_flow_and_secrets_never_in_errors(
     fake: FakeSalesforce, tmp_path: Path, monkeypatch
 ) -> None:
-    profile = (f'[salesforce.acme]\nauth = "client_credentials"\nconsumer_key = "{fake.consumer_key}"\n'
-               f'domain = "{fake.domain}"\nconsumer_secret_env = "ACME_SECRET"\n')  # fmt: skip
+    profile = (
+        f'[salesforce.acme]\nauth = "client_credentials"\nconsumer_key = "{fake.consumer_key}"\n'
+        f'domain = "{fake.domain}"\nconsumer_secret_env = "ACME_SECRET"\n'
+    )
     config = write_profile(tmp_path, profile)
     monkeypatch.setenv("ACME_SECRET", fake.consumer_secret)
     ok = runner.invoke(
@@ -133,13 +158,20 @@ def test_client_credentials_flow_and_secrets_never_in_errors(
 def test_jwt_bearer_flow(fake: FakeSalesforce, tmp_path: Path, monkeypatch) -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     key_file = tmp_path / "server.key"
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))  # fmt: skip
-    fake.jwt_public_key = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                         serialization.PublicFormat.SubjectPublicKeyInfo)  # fmt: skip
-    config = write_profile(tmp_path, f'[salesforce.acme]\nauth = "jwt"\nusername = "{fake.username}"\n'
-                                     f'consumer_key = "{fake.consumer_key}"\nprivate_key_file = "{key_file}"\n'
-                                     f'domain = "{fake.domain}"\n')  # fmt: skip
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    fake.jwt_public_key = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    config = write_profile(
+        tmp_path,
+        f'[salesforce.acme]\nauth = "jwt"\nusername = "{fake.username}"\n'
+        f'consumer_key = "{fake.consumer_key}"\nprivate_key_file = "{key_file}"\n'
+        f'domain = "{fake.domain}"\n',
+    )
     result = runner.invoke(
         app, ["fetch", "--config", str(config), "--db", str(tmp_path / "w.duckdb"), "--since", "2025-11-01"]
     )
@@ -204,8 +236,18 @@ def test_resume_after_a_kill_mid_download(fake: FakeSalesforce, tmp_path: Path) 
     db = tmp_path / "w.duckdb"
     fake.faults[f"hang:{fake.files[3].id}"] = 1  # the 4th download (by CreatedDate) never answers
     env = {**os.environ, "SF_ACCESS_TOKEN": fake.issue(), "REQUESTS_CA_BUNDLE": str(fake.ca_bundle)}
-    command = [sys.executable, "-m", "workbench.cli", "fetch", "--instance-url", fake.url, "--db", str(db),
-               "--since", "2025-11-01"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "workbench.cli",
+        "fetch",
+        "--instance-url",
+        fake.url,
+        "--db",
+        str(db),
+        "--since",
+        "2025-11-01",
+    ]
     child = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60

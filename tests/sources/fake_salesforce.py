@@ -93,12 +93,26 @@ class FakeSalesforce:
         self.server.shutdown()
         self.server.server_close()
 
-    def add(self, event_type: str, log_date: str, body: bytes, interval: str = "Daily", sequence: int | str = 0,
-            created: str | None = None) -> LogFile:  # fmt: skip
+    def add(
+        self,
+        event_type: str,
+        log_date: str,
+        body: bytes,
+        interval: str = "Daily",
+        sequence: int | str = 0,
+        created: str | None = None,
+    ) -> LogFile:
         n = len(self.files) + 1
         created = created or f"{log_date}T06:{n:02d}:00.000+0000"
-        item = LogFile(f"0AT5g00000{n:05d}AAA", event_type, f"{log_date}T00:00:00.000+0000", interval, sequence,
-                       created, body)  # fmt: skip
+        item = LogFile(
+            f"0AT5g00000{n:05d}AAA",
+            event_type,
+            f"{log_date}T00:00:00.000+0000",
+            interval,
+            sequence,
+            created,
+            body,
+        )
         self.files.append(item)
         return item
 
@@ -120,8 +134,13 @@ class FakeSalesforce:
         if method == "POST" and path.endswith("/services/oauth2/token"):
             return self.oauth_token(request, body)
         if not self.authorised(request):
-            return self.send(request, 401, json.dumps([{"errorCode": "INVALID_SESSION_ID",
-                                                         "message": "Session expired or invalid"}]).encode())  # fmt: skip
+            return self.send(
+                request,
+                401,
+                json.dumps(
+                    [{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}]
+                ).encode(),
+            )
         match = re.match(r"^/services/data/v[\d.]+/(query|sobjects/EventLogFile/([^/]+)/LogFile)(.*)$", path)
         if not match:
             return self.send(request, 404, b'[{"errorCode": "NOT_FOUND"}]')
@@ -141,8 +160,14 @@ class FakeSalesforce:
         self.tokens.add(token)
         return token
 
-    def send(self, request: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str = "application/json",
-             headers: dict[str, str] | None = None) -> None:  # fmt: skip
+    def send(
+        self,
+        request: BaseHTTPRequestHandler,
+        status: int,
+        body: bytes,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         request.send_response(status)
         request.send_header("Content-Type", content_type)
         request.send_header("Content-Length", str(len(body)))
@@ -155,20 +180,28 @@ class FakeSalesforce:
         text = body.decode()
         user = re.search(r"<n1:username>(.*?)</n1:username>", text)
         password = re.search(r"<n1:password>(.*?)</n1:password>", text)
-        if not user or not password or user.group(1) != self.username or \
-                password.group(1) != self.password + self.security_token:  # fmt: skip
-            fault = ("<?xml version='1.0'?><soapenv:Envelope xmlns:soapenv='http://schemas.xmlsoap.org/soap/envelope/' "
-                     "xmlns:sf='urn:fault.partner.soap.sforce.com'><soapenv:Body><soapenv:Fault>"
-                     "<faultcode>INVALID_LOGIN</faultcode><detail><sf:LoginFault><sf:exceptionCode>INVALID_LOGIN"
-                     "</sf:exceptionCode><sf:exceptionMessage>Invalid username, password, security token; or user "
-                     "locked out.</sf:exceptionMessage></sf:LoginFault></detail></soapenv:Fault></soapenv:Body>"
-                     "</soapenv:Envelope>")  # fmt: skip
+        if (
+            not user
+            or not password
+            or user.group(1) != self.username
+            or password.group(1) != self.password + self.security_token
+        ):
+            fault = (
+                "<?xml version='1.0'?><soapenv:Envelope xmlns:soapenv='http://schemas.xmlsoap.org/soap/envelope/' "
+                "xmlns:sf='urn:fault.partner.soap.sforce.com'><soapenv:Body><soapenv:Fault>"
+                "<faultcode>INVALID_LOGIN</faultcode><detail><sf:LoginFault><sf:exceptionCode>INVALID_LOGIN"
+                "</sf:exceptionCode><sf:exceptionMessage>Invalid username, password, security token; or user "
+                "locked out.</sf:exceptionMessage></sf:LoginFault></detail></soapenv:Fault></soapenv:Body>"
+                "</soapenv:Envelope>"
+            )
             return self.send(request, 500, fault.encode(), "text/xml")
         token = self.issue()
-        response = (f"<?xml version='1.0'?><soapenv:Envelope xmlns:soapenv='http://schemas.xmlsoap.org/soap/envelope/'>"
-                    f"<soapenv:Body><loginResponse><result><serverUrl>{self.url}/services/Soap/u/62.0/{ORG_ID}"
-                    f"</serverUrl><sessionId>{token}</sessionId></result></loginResponse></soapenv:Body>"
-                    f"</soapenv:Envelope>")  # fmt: skip
+        response = (
+            f"<?xml version='1.0'?><soapenv:Envelope xmlns:soapenv='http://schemas.xmlsoap.org/soap/envelope/'>"
+            f"<soapenv:Body><loginResponse><result><serverUrl>{self.url}/services/Soap/u/62.0/{ORG_ID}"
+            f"</serverUrl><sessionId>{token}</sessionId></result></loginResponse></soapenv:Body>"
+            f"</soapenv:Envelope>"
+        )
         self.send(request, 200, response.encode(), "text/xml")
 
     def oauth_token(self, request: BaseHTTPRequestHandler, body: bytes) -> None:
@@ -186,16 +219,25 @@ class FakeSalesforce:
             )
         elif grant == "urn:ietf:params:oauth:grant-type:jwt-bearer" and self.jwt_public_key:
             try:
-                claims = jwt.decode(form.get("assertion", ""), self.jwt_public_key, algorithms=["RS256"],
-                                    options={"verify_aud": False})  # fmt: skip
+                claims = jwt.decode(
+                    form.get("assertion", ""),
+                    self.jwt_public_key,
+                    algorithms=["RS256"],
+                    options={"verify_aud": False},
+                )
                 ok = claims.get("iss") == self.consumer_key and claims.get("sub") == self.username
             except jwt.PyJWTError:
                 ok = False
         if not ok:
             refusal = {"error": "invalid_client", "error_description": "invalid client credentials"}
             return self.send(request, 400, json.dumps(refusal).encode())
-        self.send(request, 200, json.dumps({"access_token": self.issue(), "instance_url": self.url,
-                                            "token_type": "Bearer"}).encode())  # fmt: skip
+        self.send(
+            request,
+            200,
+            json.dumps(
+                {"access_token": self.issue(), "instance_url": self.url, "token_type": "Bearer"}
+            ).encode(),
+        )
 
     def query(self, request: BaseHTTPRequestHandler, path: str) -> None:
         if self.take("query_429"):
@@ -215,8 +257,11 @@ class FakeSalesforce:
             start = 0
         records = self.select(soql)
         page = records[start : start + self.page_size]
-        result: dict[str, Any] = {"totalSize": len(records), "done": start + self.page_size >= len(records),
-                                  "records": [self.record(f) for f in page]}  # fmt: skip
+        result: dict[str, Any] = {
+            "totalSize": len(records),
+            "done": start + self.page_size >= len(records),
+            "records": [self.record(f) for f in page],
+        }
         if not result["done"]:
             token = base64.urlsafe_b64encode(soql.encode()).decode()
             result["nextRecordsUrl"] = f"/services/data/v62.0/query/{token}-{start + self.page_size}"
@@ -243,9 +288,16 @@ class FakeSalesforce:
         return sorted(chosen, key=lambda f: (f.created, f.id))
 
     def record(self, f: LogFile) -> dict[str, Any]:
-        return {"attributes": {"type": "EventLogFile"}, "Id": f.id, "EventType": f.event_type, "LogDate": f.log_date,
-                "Interval": f.interval, "Sequence": f.sequence, "CreatedDate": f.created,
-                "LogFileLength": float(len(f.body))}  # fmt: skip
+        return {
+            "attributes": {"type": "EventLogFile"},
+            "Id": f.id,
+            "EventType": f.event_type,
+            "LogDate": f.log_date,
+            "Interval": f.interval,
+            "Sequence": f.sequence,
+            "CreatedDate": f.created,
+            "LogFileLength": float(len(f.body)),
+        }
 
     def download(self, request: BaseHTTPRequestHandler, file_id: str) -> None:
         item = next((f for f in self.files if f.id == file_id), None)

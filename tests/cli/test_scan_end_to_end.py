@@ -11,12 +11,11 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import gainsight_app_id, quoted_csv
-from tests.test_ingest_formats import LOGIN_HEADER, LOGIN_ROW
+from tests.conftest import LOGIN_HEADER, LOGIN_ROW, gainsight_app_id, quoted_csv
 from workbench.cli import app
 from workbench.sources.local import ingest_paths
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ACME = "00Dr0F3kxdTdhsx"
 runner = CliRunner()
 
@@ -51,8 +50,15 @@ def test_planted_incident_is_high_or_critical_in_three_families(db: Path) -> Non
     assert "geo_identity" in families and "sequence" in families
     assert families & {"temporal", "behavioral"}
     detectors = {f["detector"] for f in serious}
-    assert {"new_ip", "off_hours", "new_object_access", "recon_then_export", "bulk_job_deleted",
-            "mass_export", "suspicious_client"} <= detectors  # fmt: skip
+    assert {
+        "new_ip",
+        "off_hours",
+        "new_object_access",
+        "recon_then_export",
+        "bulk_job_deleted",
+        "mass_export",
+        "suspicious_client",
+    } <= detectors
     for f in serious:
         assert re.search(r"\d", f["explanation"]), f  # explained in numbers
     explanations = " ".join(f["explanation"] for f in serious)
@@ -74,9 +80,22 @@ def test_benign_patterns_stay_low_over_the_whole_history(db: Path) -> None:
 def test_json_contract_and_stable_ids_and_triage_survive_rescans(db: Path) -> None:
     first = scan_json(db)
     assert set(first[0]) == {
-        "id", "detector", "category", "severity", "score", "org_id", "entity_type", "entity_id",
-        "entity_label", "window_start", "window_end", "observed", "baseline", "explanation", "evidence",
-    }  # fmt: skip
+        "id",
+        "detector",
+        "category",
+        "severity",
+        "score",
+        "org_id",
+        "entity_type",
+        "entity_id",
+        "entity_label",
+        "window_start",
+        "window_end",
+        "observed",
+        "baseline",
+        "explanation",
+        "evidence",
+    }
     assert first[0]["window_start"].endswith("Z") and 0 <= first[0]["score"] <= 100
     finding = first[0]["id"]
     triaged = runner.invoke(
@@ -134,8 +153,10 @@ def test_suppression_is_scoped_and_keeps_the_findings(db: Path) -> None:
     target = gainsight_app_id(db)
     bad = runner.invoke(app, ["suppress", "--detector", "new_ip", "--entity", "*", "--db", str(db)])
     assert bad.exit_code == 2 and "scoped" in bad.output
-    done = runner.invoke(app, ["suppress", "--detector", "new_ip", "--entity", target, "--reason", "vendor moved",
-                               "--db", str(db)])  # fmt: skip
+    done = runner.invoke(
+        app,
+        ["suppress", "--detector", "new_ip", "--entity", target, "--reason", "vendor moved", "--db", str(db)],
+    )
     assert done.exit_code == 0 and "2 stored finding(s)" in done.output  # one per day
     shown = {f["detector"] for f in scan_json(db, "--all")}
     assert "new_ip" not in shown and "off_hours" in shown
