@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from mmdb_writer import MMDBWriter
 
 from workbench.store.db import open_store
 
@@ -174,3 +175,15 @@ LOGIN_ROW = [
     "LOGIN_NO_ERROR",
     "103.108.207.58",
 ]
+
+
+def mmdb_writer(database_type: str) -> MMDBWriter:
+    """An empty MaxMind-format database of DATABASE_TYPE, IPv4 inside IPv6 as MaxMind ships."""
+    return MMDBWriter(
+        ip_version=6,
+        ipv4_compatible=True,
+        database_type=database_type,
+        languages=["en"],
+        description="test",
+        int_type="u32",
+    )

@@ -15,11 +15,10 @@ from typing import Any
 import duckdb
 import polars as pl
 import pytest
-from mmdb_writer import MMDBWriter
 from netaddr import IPSet
 from typer.testing import CliRunner
 
-from tests.conftest import write_log
+from tests.conftest import mmdb_writer, write_log
 from workbench.cli import app
 from workbench.config import Settings, load_settings
 from workbench.detect import registry
@@ -541,23 +540,16 @@ def test_new_user_for_app_quiet_on_an_app_that_gains_users_every_few_days(logs: 
     quiet(scan(logs.store()), "new_user_for_app")
 
 
-def mmdb(database_type: str) -> MMDBWriter:
-    return MMDBWriter(
-        ip_version=6,
-        ipv4_compatible=True,
-        database_type=database_type,
-        languages=["en"],
-        description="test",
-        int_type="u32",
-    )
-
-
 @pytest.fixture(scope="module")
 def geo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Tiny City, ASN and Anonymous-IP databases: 52.0.0.0/8 is AWS in Ashburn (hosting),
     185.220.101.0/24 a Tor exit network in Berlin."""
     folder = tmp_path_factory.mktemp("mmdb")
-    city, asn, anon = mmdb("GeoLite2-City"), mmdb("GeoLite2-ASN"), mmdb("GeoIP2-Anonymous-IP")
+    city, asn, anon = (
+        mmdb_writer("GeoLite2-City"),
+        mmdb_writer("GeoLite2-ASN"),
+        mmdb_writer("GeoIP2-Anonymous-IP"),
+    )
     places = {
         "52.0.0.0/8": ("US", "United States", "Ashburn", 39.04, -77.49, 14618, "Amazon.com, Inc."),
         "185.220.101.0/24": ("DE", "Germany", "Berlin", 52.52, 13.41, 60729, "Stiftung Erneuerbare Freiheit"),

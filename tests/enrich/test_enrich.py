@@ -11,10 +11,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from mmdb_writer import MMDBWriter
 from netaddr import IPSet
 from typer.testing import CliRunner
 
+from tests.conftest import mmdb_writer
 from tests.detect.test_detectors_store import APP, END, TOR_IP, Logs, days_before, fired, scan
 from workbench.cli import app
 from workbench.config import CatalogEntry, EnrichConfig, Settings
@@ -25,21 +25,10 @@ runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def writer(database_type: str) -> MMDBWriter:
-    return MMDBWriter(
-        ip_version=6,
-        ipv4_compatible=True,
-        database_type=database_type,
-        languages=["en"],
-        description="test",
-        int_type="u32",
-    )
-
-
 @pytest.fixture(scope="module")
 def dbs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("mmdb")
-    city = writer("GeoLite2-City")
+    city = mmdb_writer("GeoLite2-City")
     city.insert_network(
         IPSet(["52.0.0.0/8"]),
         {
@@ -59,11 +48,11 @@ def dbs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     city.insert_network(
         IPSet(["2a0b:f4c0::/32"]), {"country": {"iso_code": "NL", "names": {"en": "Netherlands"}}}
     )
-    country = writer("GeoLite2-Country")
+    country = mmdb_writer("GeoLite2-Country")
     country.insert_network(
         IPSet(["52.0.0.0/8"]), {"country": {"iso_code": "US", "names": {"en": "United States"}}}
     )
-    asn = writer("GeoLite2-ASN")
+    asn = mmdb_writer("GeoLite2-ASN")
     asn.insert_network(
         IPSet(["52.0.0.0/8"]),
         {"autonomous_system_number": 14618, "autonomous_system_organization": "Amazon.com, Inc."},
@@ -75,7 +64,7 @@ def dbs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             "autonomous_system_organization": "Stiftung Erneuerbare Freiheit",
         },
     )
-    anon = writer("GeoIP2-Anonymous-IP")
+    anon = mmdb_writer("GeoIP2-Anonymous-IP")
     anon.insert_network(IPSet(["52.0.0.0/8"]), {"is_anonymous": True, "is_hosting_provider": True})
     anon.insert_network(IPSet(["185.220.101.1/32"]), {"is_anonymous": True, "is_tor_exit_node": True})
     anon.insert_network(IPSet(["146.70.1.0/24"]), {"is_anonymous": True, "is_anonymous_vpn": True})

@@ -25,7 +25,10 @@ FAMILY = "geo_identity"
 
 
 @dataclass(frozen=True)
-class NewIp:
+class NewValue:
+    """A value (address, user, country, ASN) new to an entity: how much activity it needs and
+    how much history makes 'new' meaningful."""
+
     min_calls: int = 5
     min_history_days: int = 7
 
@@ -33,18 +36,6 @@ class NewIp:
 @dataclass(frozen=True)
 class NewConnectedApp:
     min_calls: int = 20
-    min_history_days: int = 7
-
-
-@dataclass(frozen=True)
-class NewUserForApp:
-    min_calls: int = 5
-    min_history_days: int = 7
-
-
-@dataclass(frozen=True)
-class NewNetworkValue:
-    min_calls: int = 5
     min_history_days: int = 7
 
 
@@ -152,7 +143,7 @@ def _carry_cap(share: pl.Series) -> np.ndarray:
     return np.interp(share.fill_null(0).to_numpy(), [0, 0.01, 0.1, 0.5, 1.0], [25, 40, 55, 68, 75])
 
 
-def new_ip(ctx: DetectorContext, p: NewIp) -> list[Finding]:
+def new_ip(ctx: DetectorContext, p: NewValue) -> list[Finding]:
     """A connected app calling from addresses it never used, weighed by how stable its
     addresses are and how far the new ones are from the known ones."""
     apps = _apps(ctx)
@@ -351,7 +342,7 @@ def new_connected_app(ctx: DetectorContext, p: NewConnectedApp) -> list[Finding]
     )
 
 
-def new_user_for_app(ctx: DetectorContext, p: NewUserForApp) -> list[Finding]:
+def new_user_for_app(ctx: DetectorContext, p: NewValue) -> list[Finding]:
     """Users acting through a connected app for the first time, weighed by how often the app
     gains users."""
     day = _new_values_per_day(ctx, _apps(ctx), "user_id", p.min_calls, p.min_history_days)
@@ -394,7 +385,7 @@ def _with_ip_info(ctx: DetectorContext) -> pl.DataFrame:
 
 
 def _new_network_value(
-    ctx: DetectorContext, p: NewNetworkValue, detector: str, column: str, what: str
+    ctx: DetectorContext, p: NewValue, detector: str, column: str, what: str
 ) -> list[Finding]:
     """An app seen from a country (or ASN) it never used: its egress is normally stable."""
     frame = _with_ip_info(ctx)
@@ -437,12 +428,12 @@ def _new_network_value(
     )
 
 
-def new_country(ctx: DetectorContext, p: NewNetworkValue) -> list[Finding]:
+def new_country(ctx: DetectorContext, p: NewValue) -> list[Finding]:
     """A connected app calling from a country it never called from."""
     return _new_network_value(ctx, p, "new_country", "country_code", "country")
 
 
-def new_asn(ctx: DetectorContext, p: NewNetworkValue) -> list[Finding]:
+def new_asn(ctx: DetectorContext, p: NewValue) -> list[Finding]:
     """A connected app calling from a network (ASN) it never used."""
     return _new_network_value(ctx, p, "new_asn", "asn", "network")
 
@@ -653,7 +644,7 @@ def impossible_geography(ctx: DetectorContext, p: ImpossibleGeography) -> list[F
 
 DETECTORS = [
     Detector(
-        "new_ip", FAMILY, new_ip, "an app calling from new addresses, weighed by its novelty rate", NewIp
+        "new_ip", FAMILY, new_ip, "an app calling from new addresses, weighed by its novelty rate", NewValue
     ),
     Detector(
         "new_connected_app",
@@ -662,9 +653,9 @@ DETECTORS = [
         "a connected app never seen, or a look-alike",
         NewConnectedApp,
     ),
-    Detector("new_user_for_app", FAMILY, new_user_for_app, "new users acting through an app", NewUserForApp),
-    Detector("new_country", FAMILY, new_country, "an app calling from a new country", NewNetworkValue),
-    Detector("new_asn", FAMILY, new_asn, "an app calling from a new network (ASN)", NewNetworkValue),
+    Detector("new_user_for_app", FAMILY, new_user_for_app, "new users acting through an app", NewValue),
+    Detector("new_country", FAMILY, new_country, "an app calling from a new country", NewValue),
+    Detector("new_asn", FAMILY, new_asn, "an app calling from a new network (ASN)", NewValue),
     Detector("anonymizer_ip", FAMILY, anonymizer_ip, "Tor, VPN, proxy or new hosting networks", AnonymizerIp),
     Detector("non_allowlisted_ip", FAMILY, non_allowlisted_ip, "outside declared egress", NonAllowlistedIp),
     Detector("impossible_geography", FAMILY, impossible_geography, "impossible travel", ImpossibleGeography),
