@@ -33,6 +33,7 @@ CONTRACT_FIELDS = [
     "baseline",
     "explanation",
     "evidence",
+    "incident_id",
 ]
 TRIAGE_FIELDS = ["status", "note", "suppressed"]
 

@@ -1,4 +1,4 @@
-"""Judging days and working the findings: scan, findings, triage, suppress.
+"""Judging days and working the findings: scan, findings, incidents, triage, suppress.
 
 Services are imported inside each command, not at the top: start-up time. The detectors load
 Polars and the whole suite; `workbench status` and `--help` must not pay for them. The types stay
@@ -7,6 +7,7 @@ named for mypy under TYPE_CHECKING.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -33,13 +34,37 @@ from workbench.cli.tables import Column
 if TYPE_CHECKING:
     from pathlib import Path
 
+    import duckdb
+
     from workbench.config import Settings
     from workbench.detect.scan import ScanResult
+    from workbench.investigate.incidents import Incident
     from workbench.investigate.notify import Delivery, Target
 
 commands = typer.Typer()
 
 DetectorOption = Annotated[list[str] | None, typer.Option(help="Only these detectors (repeatable).")]
+
+
+class Grouping(StrEnum):
+    """How `scan` and `findings` print: incidents first, or the flat list of findings."""
+
+    incident = "incident"
+    finding = "finding"
+
+
+class IncidentStatus(StrEnum):
+    """workbench.investigate.incidents.INCIDENT_STATUSES."""
+
+    new = "new"
+    confirmed = "confirmed"
+    dismissed = "dismissed"
+
+
+ByOption = Annotated[
+    Grouping,
+    typer.Option("--by", help="Tables: incidents first, then their findings; `finding` gives the flat list."),
+]
 
 
 @commands.command()
@@ -56,6 +81,7 @@ def scan(
     detector: DetectorOption = None,
     min_severity: Annotated[Severity, typer.Option(help="Show findings at or above this.")] = Severity.low,
     format: FormatOption = Format.table,
+    by: ByOption = Grouping.incident,
     fail_on: Annotated[
         Severity | None, typer.Option(help="Exit 1 if a finding is at or above this severity.")
     ] = None,
@@ -91,7 +117,8 @@ def scan(
         ids = result.findings["id"].to_list()
         shown = load_findings(con, min_severity=min_severity.value, ids=ids) if ids else []
         say_deliveries(send_alerts(con, targets, notify_min_severity.value, configured.smtp))
-    print_findings(shown, format, with_triage=False, title="Findings")
+        grouped = incidents_for(con, shown, format, by)
+    print_findings(shown, format, with_triage=False, title="Findings", incidents=grouped)
     if not result.complete:
         raise typer.Exit(EXIT_INCOMPLETE)
     if fail_on and any(severity_rank(f["severity"]) >= severity_rank(fail_on.value) for f in shown):
@@ -144,17 +171,64 @@ FINDING_COLUMNS: list[Column[dict[str, Any]]] = [
 STATUS_COLUMN: Column[dict[str, Any]] = Column("status", lambda f: f.get("status", "new"))
 
 
-def print_findings(findings: list[dict[str, Any]], fmt: Format, with_triage: bool, title: str) -> None:
-    """Findings as the contract's JSON, CSV or Markdown (workbench.render), or a table."""
+INCIDENT_COLUMNS: list[Column[Incident]] = [
+    Column("severity", lambda i: i.severity, style=lambda i: SEVERITY_STYLES.get(i.severity, "")),
+    Column("score", lambda i: i.score, right=True),
+    Column("entity", lambda i: f"{i.entity_label} ({i.entity_id})"),
+    Column("org", lambda i: i.org_id),
+    Column("window (UTC)", lambda i: f"{tables.minute(i.window_start)} to {tables.minute(i.window_end)}"),
+    Column("findings", lambda i: len(i.members), right=True),
+    Column("status", lambda i: i.status),
+    Column("story", lambda i: i.story),
+    Column("id", lambda i: i.id),
+]
+
+
+def incidents_for(
+    con: duckdb.DuckDBPyConnection, findings: list[dict[str, Any]], fmt: Format, by: Grouping
+) -> list[Incident] | None:
+    """The incidents FINDINGS form, when FMT shows them (tables and Markdown grouped by incident);
+    JSON and CSV stay the flat list of findings that consumers parse."""
+    from workbench.investigate.incidents import incidents_of
+
+    if by == Grouping.finding or fmt in (Format.json, Format.csv):
+        return None
+    return incidents_of(con, findings)
+
+
+def in_incident_order(findings: list[dict[str, Any]], incidents: list[Incident]) -> list[dict[str, Any]]:
+    """The findings grouped by incident, the incidents in their order, most severe finding first."""
+    rank = {fid: n for n, i in enumerate(incidents) for fid in i.finding_ids}
+    return sorted(findings, key=lambda f: (rank.get(f["id"], len(rank)), -f["score"], f["window_start"]))
+
+
+def print_findings(
+    findings: list[dict[str, Any]],
+    fmt: Format,
+    with_triage: bool,
+    title: str,
+    incidents: list[Incident] | None = None,
+) -> None:
+    """Findings as the contract's JSON, CSV or Markdown (workbench.render), or a table; with
+    INCIDENTS, a table (or Markdown) of them first and the findings in incident order."""
     from workbench import render
 
     if fmt == Format.json:
         emit(render.to_json(findings, with_triage) + "\n")
-    elif fmt == Format.markdown:
-        emit(render.to_markdown(findings, title))
-    elif fmt == Format.csv:
+        return
+    if fmt == Format.csv:
         emit(render.to_csv(findings, with_triage))
+        return
+    if incidents is not None:
+        findings = in_incident_order(findings, incidents)
+    if fmt == Format.markdown:
+        if incidents is not None:
+            tables.show(incidents, INCIDENT_COLUMNS, Format.markdown, f"Incidents: {len(incidents)}")
+            emit("\n")
+        emit(render.to_markdown(findings, title))
     else:
+        if incidents is not None:
+            tables.show(incidents, INCIDENT_COLUMNS, title=f"Incidents: {len(incidents)}")
         columns = FINDING_COLUMNS + ([STATUS_COLUMN] if with_triage else [])
         tables.show(findings, columns, title=f"{title}: {len(findings)}")
 
@@ -167,8 +241,9 @@ def findings(
     detector: DetectorOption = None,
     include_suppressed: Annotated[bool, typer.Option(help="Also list suppressed findings.")] = False,
     format: FormatOption = Format.table,
+    by: ByOption = Grouping.incident,
 ) -> None:
-    """List stored findings with their triage status."""
+    """List stored findings with their triage status, grouped in incidents (--by finding: flat)."""
     from workbench.store.findings import load_findings
 
     with opened(db, read_only=True) as con:
@@ -179,7 +254,36 @@ def findings(
             detector,
             include_suppressed=include_suppressed,
         )
-    print_findings(rows, format, with_triage=True, title="Stored findings")
+        grouped = incidents_for(con, rows, format, by)
+    print_findings(rows, format, with_triage=True, title="Stored findings", incidents=grouped)
+
+
+@commands.command()
+def incidents(
+    db: DbOption = None,
+    min_severity: Annotated[Severity | None, typer.Option(help="Only incidents at or above this.")] = None,
+    status: Annotated[
+        IncidentStatus | None,
+        typer.Option(help="Only incidents with this status (confirmed: a member is; dismissed: all are)."),
+    ] = None,
+    include_suppressed: Annotated[bool, typer.Option(help="Count suppressed findings too.")] = False,
+    format: FormatOption = Format.table,
+) -> None:
+    """List incidents: findings on one org and entity that overlap or follow within hours, each told
+    in one line of numbers; a detector recurring on several days is one line."""
+    from workbench.investigate.incidents import load_incidents
+
+    with opened(db, read_only=True) as con:
+        found = load_incidents(
+            con,
+            min_severity.value if min_severity else None,
+            status.value if status else None,
+            include_suppressed,
+        )
+    if format in (Format.json, Format.csv):
+        tables.show([i.record() for i in found], [], format)
+    else:
+        tables.show(found, INCIDENT_COLUMNS, format, title=f"Incidents: {len(found)}")
 
 
 @commands.command()

@@ -104,8 +104,10 @@ def load_findings(
     detectors: list[str] | None = None,
     ids: list[str] | None = None,
     include_suppressed: bool = False,
+    incidents: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Stored findings with their triage status, most severe first."""
+    """Stored findings with their triage status and incident (the `finding_incidents` view), most
+    severe first; INCIDENTS keeps the members of those incidents."""
     where: list[str] = ["true"]
     params: list[Any] = []
     if status:
@@ -120,11 +122,16 @@ def load_findings(
     if ids:
         where.append("list_contains(?, f.id)")
         params.append(ids)
+    if incidents:
+        where.append("list_contains(?, i.incident_id)")
+        params.append(incidents)
     if not include_suppressed:
         where.append("NOT f.suppressed")
     cursor = con.execute(
-        f"""SELECT f.*, coalesce(t.status, 'new') AS status, t.note, t.updated_by, t.updated_at
+        f"""SELECT f.*, coalesce(t.status, 'new') AS status, t.note, t.updated_by, t.updated_at,
+                   i.incident_id
               FROM findings f LEFT JOIN triage t ON t.finding_id = f.id
+              LEFT JOIN finding_incidents i ON i.finding_id = f.id
              WHERE {" AND ".join(where)}
              ORDER BY f.score DESC, f.window_start, f.id""",
         params,
