@@ -1,8 +1,10 @@
 -- Back-check: objects touched in the window with calls, writes, rows processed, and whether the
--- scope ever touched them before the window.
+-- scope ever touched them before the window. Creating, closing or deleting a bulk job is not a
+-- write of data (only an ingest job's upload, PUT, is).
 WITH api AS (
     SELECT entity_name, CAST(sum(calls) AS BIGINT) AS calls,
-           CAST(sum(calls) FILTER (WHERE http_method IN ('POST', 'PATCH', 'PUT', 'DELETE')) AS BIGINT) AS writes
+           CAST(coalesce(sum(calls) FILTER (WHERE http_method IN ('POST', 'PATCH', 'PUT', 'DELETE')
+                   AND NOT (api_family = 'Bulk' AND http_method <> 'PUT')), 0) AS BIGINT) AS writes
       FROM api_activity
      WHERE in_scope(connected_app_id, user_id, ip) AND hour >= $start AND hour < $end AND entity_name IS NOT NULL
      GROUP BY entity_name

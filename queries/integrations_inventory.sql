@@ -20,7 +20,9 @@ SELECT a.org_id,
        count(DISTINCT CAST(a.hour AS DATE)) AS active_days,
        list(DISTINCT a.entity_name ORDER BY a.entity_name) FILTER (WHERE a.entity_name IS NOT NULL) AS objects,
        list(DISTINCT a.ip ORDER BY a.ip) FILTER (WHERE a.ip IS NOT NULL) AS ips,
-       sum(a.calls) FILTER (WHERE a.http_method IN ('POST', 'PATCH', 'PUT', 'DELETE')) / sum(a.calls) AS write_share,
+       -- Creating, closing or deleting a bulk job is not a write of data (an ingest upload, PUT, is).
+       coalesce(sum(a.calls) FILTER (WHERE a.http_method IN ('POST', 'PATCH', 'PUT', 'DELETE')
+                AND NOT (a.api_family = 'Bulk' AND a.http_method <> 'PUT')), 0) / sum(a.calls) AS write_share,
        sum(a.errors) / sum(a.calls) AS error_rate,
        sum(a.calls) FILTER (WHERE a.api_family = 'Bulk') / sum(a.calls) AS bulk_share,
        (SELECT quantile_cont(d.calls, 0.9) FROM daily d

@@ -6,6 +6,7 @@ status` and `--help` must not pay for it.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -18,11 +19,18 @@ from workbench.store.db import resolve_db_path
 commands = typer.Typer()
 
 
+class QueryFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
 @commands.command()
 def query(
     sql: Annotated[str, typer.Argument(help="SQL, or the name of a query in queries/.")],
     db: DbOption = None,
     limit: Annotated[int, typer.Option(min=1, max=100_000, help="Rows to show.")] = 50,
+    format: Annotated[QueryFormat, typer.Option("--format", help="Output format.")] = QueryFormat.table,
 ) -> None:
     """Run one read-only query (or a named query) against the store and print the rows.
 
@@ -34,5 +42,5 @@ def query(
         lock_down(con, resolve_db_path(db), MEMORY_LIMIT)
         result = checked(lambda: run_console(con, sql, limit), ConsoleError, prefix="query failed: ")
     columns = [Column[tuple[Any, ...]](name, position(i)) for i, name in enumerate(result.columns)]
-    tables.show(result.rows, columns)
+    tables.show(result.rows, columns, format.value)
     say(result.summary, stderr=True)

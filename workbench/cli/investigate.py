@@ -17,10 +17,25 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from workbench.cli import tables
-from workbench.cli.common import DbOption, Format, checked, emit, fail, opened, say, warn, write_or_print
+from workbench.cli.common import (
+    ConfigOption,
+    DbOption,
+    Format,
+    checked,
+    emit,
+    fail,
+    opened,
+    say,
+    settings,
+    warn,
+    write_or_print,
+)
 from workbench.cli.tables import Column, count, joined, minute
+from workbench.store.db import resolve_db_path
 
 if TYPE_CHECKING:
+    import duckdb
+
     from workbench.investigate.ioc import Indicator
     from workbench.investigate.scope import Scope
 
@@ -51,7 +66,9 @@ class ReportFormat(StrEnum):
 
 StartOption = Annotated[str, typer.Option("--start", help="Window start, UTC (YYYY-MM-DD[THH:MM]).")]
 EndOption = Annotated[str, typer.Option("--end", help="Window end, UTC; a bare date includes that day.")]
-AppOption = Annotated[list[str] | None, typer.Option("--app", help="Connected app id (repeatable).")]
+AppOption = Annotated[
+    list[str] | None, typer.Option("--app", help="Connected app id or unique name (repeatable).")
+]
 UserOption = Annotated[list[str] | None, typer.Option("--user", help="User id or name (repeatable).")]
 IpOption = Annotated[list[str] | None, typer.Option("--ip", help="Address or CIDR (repeatable).")]
 IocOption = Annotated[Path | None, typer.Option("--ioc", help="IOC file (text or CSV).")]
@@ -76,6 +93,14 @@ def scope_of(
         ScopeError,
         ValueError,
     )
+
+
+def resolved(con: duckdb.DuckDBPyConnection, scope: Scope) -> Scope:
+    """SCOPE with names resolved to ids; an app, user or address the store does not hold is a
+    one-line error that suggests the nearest matches (exit 2)."""
+    from workbench.investigate.scope import ScopeError, resolve_scope
+
+    return checked(lambda: resolve_scope(con, scope), ScopeError)
 
 
 def indicators_in(ioc: Path | None) -> list[Indicator]:
@@ -113,6 +138,7 @@ def backcheck(
     scope = scope_of(start, end, app_id, user, ip_address)
     indicators = indicators_in(ioc)
     with opened(db, read_only=True) as con:
+        scope = resolved(con, scope)
         result = run_backcheck(con, scope, indicators)
     if format == BackcheckFormat.json:
         write_or_print(json.dumps(backcheck_dict(result), indent=2) + "\n", output)
@@ -185,10 +211,13 @@ def report(
     format: Annotated[ReportFormat, typer.Option("--format", help="Output format.")] = ReportFormat.markdown,
     csv_dir: Annotated[Path | None, typer.Option(help="Also write the tables as CSV files here.")] = None,
     db: DbOption = None,
+    config: ConfigOption = None,
 ) -> None:
-    """Write the incident summary: summary, timeline, findings, back-check, IPs, IOCs, coverage,
-    containment checklist, evidence, and the commands that reproduce it."""
+    """Write the incident summary: verdict, incident against routine traffic, findings with their
+    triage, back-check, IPs, IOCs, coverage, containment checklist, evidence, and the commands that
+    reproduce it. With no finding at or above high, an audit report: inventory, coverage, detectors."""
     from workbench.files import describe_os_error
+    from workbench.inventory import inventory
     from workbench.investigate.service import build_report
 
     if (start is None) != (end is None):
@@ -205,9 +234,25 @@ def report(
         "--user": user,
     }
     given |= {"--ip": ip_address, "--ioc": ioc, "--title": title, "--format": format.value}
-    invocation = reproducing(["report", "-o", str(output)], given | {"--csv-dir": csv_dir, "--db": db})
+    db_path = resolve_db_path(db)
+    invocation = reproducing(["report", "-o", str(output)], given | {"--csv-dir": csv_dir, "--db": db_path})
+    configured = settings(config)
     with opened(db, read_only=True) as con:
-        built = checked(lambda: build_report(con, finding or [], scope, indicators, title, invocation))
+        if scope is not None:
+            scope = resolved(con, scope)
+        built = checked(
+            lambda: build_report(
+                con,
+                finding or [],
+                scope,
+                indicators,
+                title,
+                invocation,
+                db_path=db_path,
+                ioc_path=ioc,
+                inventory=lambda: inventory(con, configured),
+            )
+        )
     write_or_print(built.json() if format == ReportFormat.json else built.markdown, output)
     if csv_dir:
         try:

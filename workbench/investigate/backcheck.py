@@ -29,6 +29,7 @@ class Backcheck:
     findings: list[dict[str, Any]]
     baseline: list[dict[str, Any]]
     coverage: list[dict[str, Any]]
+    ioc_checked: bool = False  # an IOC file was given (no hit then means none, not "not looked")
     at_risk: list[str] = field(default_factory=list)
     checked: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
@@ -37,6 +38,15 @@ class Backcheck:
     def total_calls(self) -> int:
         """API calls in scope and window."""
         return int(sum(r["calls"] for r in self.calls_by_hour))
+
+    @property
+    def new_hours(self) -> list[int]:
+        """Hours of the day (UTC) active in the window but not in the same window of the previous
+        weeks (empty when there is no earlier activity to compare with)."""
+        if not any(week["calls"] for week in self.baseline):
+            return []
+        before = {h for week in self.baseline for h in (week["hours"] or [])}
+        return sorted({r["hour"].hour for r in self.calls_by_hour} - before)
 
 
 def _coverage(con: duckdb.DuckDBPyConnection, scope: Scope, orgs: set[str]) -> list[dict[str, Any]]:
@@ -115,6 +125,7 @@ def run_backcheck(
         findings=_findings_in(con, scope, entity_ids - {""}, scoped_ips),
         baseline=baseline,
         coverage=_coverage(con, scope, orgs),
+        ioc_checked=bool(indicators),
     )
     clients = query_frame(con, "backcheck_clients", window).to_dicts()
     _summarise(result, clients)
@@ -162,10 +173,8 @@ def _summarise(result: Backcheck, clients: list[dict[str, Any]]) -> None:
             result.changed.append(
                 f"new object {obj['object']}: {obj['calls']:,} calls, {obj['rows_processed']:,} rows"
             )
-    before_hours = {h for week in result.baseline for h in (week["hours"] or [])}
-    window_hours = sorted({r["hour"].hour for r in result.calls_by_hour})
-    unusual = [h for h in window_hours if h not in before_hours]
-    if unusual and any(week["calls"] for week in result.baseline):
+    unusual = result.new_hours
+    if unusual:
         result.changed.append(
             "active at hours not used in the same window of the previous 4 weeks: "
             + ", ".join(f"{h:02d}:00" for h in unusual)

@@ -8,7 +8,8 @@ workbench.render, and every document is made inert as a whole before it is retur
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,6 @@ from workbench.render import (
     code_span,
     csv_text,
     escape_markdown,
-    findings_table,
     inert,
     iso,
     md_table,
@@ -58,8 +58,97 @@ def _address_row(ip: str, info: dict[str, Any]) -> list[str]:
     return [ip, place, network, flags]
 
 
-def backcheck_sections(b: Backcheck, level: str = "##") -> list[str]:
-    """The back-check as Markdown sections (headings at LEVEL)."""
+LIST_CAP = 8  # items a sentence names before it says "and N more"
+
+
+def capped(items: list[str], cap: int = LIST_CAP, empty: str = "none") -> str:
+    """'a, b, c and 4 more' (already-rendered ITEMS), or EMPTY."""
+    if not items:
+        return empty
+    shown = ", ".join(items[:cap])
+    return shown + (f" and {len(items) - cap} more" if len(items) > cap else "")
+
+
+def _plain_list(values: list[Any], cap: int = LIST_CAP) -> str:
+    return capped([escape_markdown(v) for v in values], cap)
+
+
+class Literal(str):
+    """A table cell shown as a literal code span (ids, request ids), not escaped text."""
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> list[str]:
+    """md_table, except that Literal cells become code spans (pipes escaped for GFM)."""
+    if not rows:
+        return ["(none)"]
+    lines = ["| " + " | ".join(escape_markdown(h) for h in headers) + " |", "|" + "---|" * len(headers)]
+    for row in rows:
+        cells = [code_span(c, in_table=True) if isinstance(c, Literal) else escape_markdown(c) for c in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def findings_with_triage(findings: list[dict[str, Any]]) -> list[str]:
+    """The findings as a Markdown table with each one's triage status and note, ids literal."""
+    return table(
+        ["severity", "score", "detector", "entity", "window (UTC)", "explanation", "status", "note", "id"],
+        [
+            [
+                f["severity"],
+                f["score"],
+                f["detector"],
+                f"{f['entity_label']} ({f['entity_type']} {f['entity_id']})",
+                f"{f['window_start']:%Y-%m-%d %H:%M} to {f['window_end']:%Y-%m-%d %H:%M}",
+                f["explanation"],
+                f.get("status") or "new",
+                f.get("note") or "-",
+                Literal(f["id"]),
+            ]
+            for f in findings
+        ],
+    )
+
+
+def calls_by_hour_table(b: Backcheck) -> list[str]:
+    """The back-check's hourly calls as a Markdown table."""
+    return md_table(
+        ["hour (UTC)", "calls", "errors", "addresses", "objects"],
+        [
+            [_when(r["hour"]), _num(r["calls"]), _num(r["errors"]), r["ips"], r["objects"]]
+            for r in b.calls_by_hour
+        ],
+    )
+
+
+def ioc_section(b: Backcheck, level: str) -> list[str]:
+    """IOC hits, or say plainly that no IOC file was checked."""
+    heading = f"{level}# IOC hits"
+    if not b.ioc_checked:
+        return [heading, "", "IOC: not checked (no IOC file was given; pass --ioc FILE)."]
+    return [
+        heading,
+        "",
+        *md_table(
+            ["indicator", "kind", "first seen", "last seen", "events", "objects", "source"],
+            [
+                [
+                    h["indicator"],
+                    h["kind"],
+                    _when(h["first_seen"]),
+                    _when(h["last_seen"]),
+                    _num(h["events"]),
+                    ", ".join(h["objects"] or []),
+                    h.get("note", ""),
+                ]
+                for h in b.ioc_hits
+            ],
+        ),
+    ]
+
+
+def backcheck_sections(b: Backcheck, level: str = "##", hourly: bool = True) -> list[str]:
+    """The back-check as Markdown sections (headings at LEVEL); HOURLY includes calls by hour
+    (a report moves it to an appendix)."""
     s = b.scope
     lines = [
         f"{level} Exposure-window back-check",
@@ -133,16 +222,17 @@ def backcheck_sections(b: Backcheck, level: str = "##") -> list[str]:
         "",
         f"{level}# Bulk API jobs",
         "",
-        *md_table(
-            ["job", "kind", "object", "first seen", "deleted at", "calls", "addresses"],
+        *table(
+            ["job", "kind", "object", "first seen", "deleted at", "calls", "rows", "addresses"],
             [
                 [
-                    j["job_id"],
+                    Literal(j["job_id"]),
                     j["job_kind"],
                     j["object"] or "-",
                     _when(j["first_seen"]),
                     _when(j["deleted_at"]) or "not deleted",
                     _num(j["calls"]),
+                    _num(j.get("rows_processed")),
                     ", ".join(j["ips"] or []),
                 ]
                 for j in b.bulk_jobs
@@ -175,39 +265,15 @@ def backcheck_sections(b: Backcheck, level: str = "##") -> list[str]:
             ],
         ),
         "",
-        f"{level}# IOC hits",
-        "",
-        *md_table(
-            ["indicator", "kind", "first seen", "last seen", "events", "objects", "source"],
-            [
-                [
-                    h["indicator"],
-                    h["kind"],
-                    _when(h["first_seen"]),
-                    _when(h["last_seen"]),
-                    _num(h["events"]),
-                    ", ".join(h["objects"] or []),
-                    h.get("note", ""),
-                ]
-                for h in b.ioc_hits
-            ],
-        ),
+        *ioc_section(b, level),
         "",
         f"{level}# Findings in the window",
         "",
-        *findings_table(b.findings),
-        "",
-        f"{level}# Calls by hour",
-        "",
-        *md_table(
-            ["hour (UTC)", "calls", "errors", "addresses", "objects"],
-            [
-                [_when(r["hour"]), _num(r["calls"]), _num(r["errors"]), r["ips"], r["objects"]]
-                for r in b.calls_by_hour
-            ],
-        ),
+        *findings_with_triage(b.findings),
         "",
     ]
+    if hourly:
+        lines += [f"{level}# Calls by hour", "", *calls_by_hour_table(b), ""]
     return lines
 
 
@@ -250,8 +316,143 @@ def backcheck_dict(b: Backcheck) -> dict[str, Any]:
             "calls_by_hour": b.calls_by_hour,
             "coverage": b.coverage,
             "baseline": b.baseline,
+            "ioc_checked": b.ioc_checked,
         }
     )
+
+
+@dataclass
+class Incident:
+    """What a report says happened: the incident's part of the back-check, apart from routine traffic.
+
+    Incident addresses are the ones new to the scope in the window, plus those the findings name."""
+
+    subjects: list[tuple[str, str, str]]  # (kind, label, id): the connected apps or users in scope
+    orgs: list[str]
+    addresses: list[str]
+    first: datetime | None
+    last: datetime | None
+    objects: list[dict[str, Any]]  # object, calls, reads, data_writes, rows_processed (incident addresses)
+    exports: list[dict[str, Any]]  # bulk query jobs from the incident addresses
+    deleted_jobs: list[dict[str, Any]]
+    routine_addresses: list[str]
+    new_objects: list[str]
+    routine_objects: list[str]
+    new_hours: list[int]
+    routine_hours: list[int]
+    incident_calls: int
+    routine_calls: int
+    selection: str = ""  # which findings the report covers, and which it left out
+    left_out: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _subject(kind: str, label: str, ident: str) -> str:
+    return (
+        f"{kind} {escape_markdown(label)} ({code_span(ident)})"
+        if label != ident
+        else f"{kind} {code_span(ident)}"
+    )
+
+
+def verdict(incident: Incident, b: Backcheck) -> list[str]:
+    """The opening paragraph: who, where, when, from where, what was read, exported, deleted, written."""
+    who = capped([_subject(*x) for x in incident.subjects], empty="the whole store")
+    orgs = capped([code_span(o) for o in incident.orgs], empty="an unknown org")
+    org_word = "org" if len(incident.orgs) <= 1 else "orgs"
+    window = (
+        f"between {incident.first:%Y-%m-%d %H:%M} and {incident.last:%Y-%m-%d %H:%M} UTC"
+        if incident.first and incident.last
+        else f"in the window {b.scope.start:%Y-%m-%d %H:%M} to {b.scope.end:%Y-%m-%d %H:%M} UTC"
+    )
+    if not incident.addresses:
+        return [
+            f"**Verdict.** {who[:1].upper() + who[1:]} in {org_word} {orgs}: no address new to the scope was "
+            f"used {window}, so no activity can be told apart from routine traffic by its origin. "
+            f"{_written(incident)} IOC: {_ioc_words(b)}"
+        ]
+    reads = [
+        f"{escape_markdown(o['object'])} ({o['rows_processed']:,} rows, {o['reads']:,} read calls)"
+        for o in incident.objects
+        if o["reads"] or o["rows_processed"]
+    ]
+    exports = [
+        f"{escape_markdown(j['object'] or 'an unknown object')} ({j['rows_processed']:,} rows, bulk query job "
+        f"{code_span(j['job_id'])})"
+        for j in incident.exports
+    ]
+    deleted = [code_span(j["job_id"]) for j in incident.deleted_jobs]
+    sentences = [
+        f"**Verdict.** {who[:1].upper() + who[1:]} in {org_word} {orgs} was used {window} from "
+        f"{len(incident.addresses)} address(es) it had not used before: {_plain_list(incident.addresses)} "
+        f"({incident.incident_calls:,} calls).",
+        f"From them it read {capped(reads, empty='no object')}.",
+        f"It exported {capped(exports)} in bulk." if exports else "No bulk export came from them.",
+        f"{len(deleted)} bulk job(s) were deleted: {capped(deleted)}."
+        if deleted
+        else "No bulk job was deleted.",
+        _written(incident),
+        f"IOC: {_ioc_words(b)}",
+    ]
+    return [" ".join(sentences)]
+
+
+def _written(incident: Incident) -> str:
+    writes = [o for o in incident.objects if o["data_writes"]]
+    if not writes:
+        return (
+            "Nothing was written from the incident's addresses (creating or deleting a bulk job is not "
+            "counted as a write of data)."
+            if incident.addresses
+            else "No data write is attributed to an incident address."
+        )
+    named = capped([f"{escape_markdown(o['object'])} ({o['data_writes']:,} calls)" for o in writes])
+    return f"Data was written from the incident's addresses: {named}."
+
+
+def _ioc_words(b: Backcheck) -> str:
+    if not b.ioc_checked:
+        return "not checked (no IOC file was given)."
+    if not b.ioc_hits:
+        return "checked, no indicator matched."
+    return f"{len(b.ioc_hits)} indicator(s) matched: {_plain_list([h['indicator'] for h in b.ioc_hits])}."
+
+
+def incident_and_routine(incident: Incident) -> list[str]:
+    """What is new in the window beside what the scope did before it."""
+    hours = [f"{h:02d}:00" for h in incident.new_hours]
+    routine_hours = [f"{h:02d}:00" for h in incident.routine_hours]
+    return [
+        "## Incident activity and routine traffic",
+        "",
+        "New in the window (the incident) beside what the scope already did before it (routine):",
+        "",
+        *md_table(
+            ["", "incident (new in the window)", "routine (seen before the window)"],
+            [
+                ["addresses", capped(incident.addresses), capped(incident.routine_addresses)],
+                ["objects", capped(incident.new_objects), capped(incident.routine_objects)],
+                ["hours (UTC)", capped(hours, 24), capped(routine_hours, 24)],
+                ["calls", f"{incident.incident_calls:,}", f"{incident.routine_calls:,}"],
+            ],
+        ),
+        "",
+        "What the incident's addresses did, per object (creating or deleting a bulk job is not a data write):",
+        "",
+        *md_table(
+            ["object", "calls", "reads", "data writes", "rows processed"],
+            [
+                [
+                    o["object"],
+                    _num(o["calls"]),
+                    _num(o["reads"]),
+                    _num(o["data_writes"]),
+                    _num(o["rows_processed"]),
+                ]
+                for o in incident.objects
+            ],
+        ),
+        "",
+    ]
 
 
 def _summary(findings: list[dict[str, Any]], b: Backcheck | None) -> list[str]:
@@ -263,7 +464,7 @@ def _summary(findings: list[dict[str, Any]], b: Backcheck | None) -> list[str]:
     first = min((f["window_start"] for f in findings), default=None)
     last = max((f["window_end"] for f in findings), default=None)
     families = sorted({f["category"] for f in serious})
-    who = ", ".join(f"{name} ({n} findings)" for name, n in entities.most_common(3)) or "no entity"
+    who = capped([f"{name} ({n} findings)" for name, n in entities.most_common()], 3, "no entity")
     sentence1 = (
         f"Between {first:%Y-%m-%d %H:%M} and {last:%Y-%m-%d %H:%M} UTC the workbench raised {len(findings)} findings "
         f"({len(serious)} high or critical, in {len(families)} families: {', '.join(families) or 'none'}) on {who}."
@@ -276,8 +477,8 @@ def _summary(findings: list[dict[str, Any]], b: Backcheck | None) -> list[str]:
         rows = sum(r["rows_processed"] or 0 for r in b.objects if r["first_touched"])
         sentence2 = (
             f"In the back-checked window the scope made {b.total_calls:,} API calls from {len(b.ips)} addresses "
-            f"({len(new_ips)} never seen before: {', '.join(new_ips[:4]) or 'none'}) and touched {len(new_objects)} "
-            f"objects for the first time ({', '.join(new_objects[:4]) or 'none'}; {rows:,} rows processed)."
+            f"({len(new_ips)} never seen before: {capped(new_ips, 4)}) and touched {len(new_objects)} "
+            f"objects for the first time ({capped(new_objects, 4)}; {rows:,} rows processed)."
         )
     else:
         sentence2 = "No back-check was run: run one over the exposure window before drawing conclusions."
@@ -290,6 +491,34 @@ def _summary(findings: list[dict[str, Any]], b: Backcheck | None) -> list[str]:
     return [sentence1, sentence2, sentence3]
 
 
+def _left_out_lines(incident: Incident | None) -> list[str]:
+    if incident is None or not incident.selection:
+        return []
+    lines = ["## Findings covered", "", escape_markdown(incident.selection), ""]
+    if incident.left_out:
+        lines += [
+            "Left out of this report (not selected), with their triage status:",
+            "",
+            *table(
+                ["severity", "detector", "entity", "window start (UTC)", "status", "note", "id"],
+                [
+                    [
+                        f["severity"],
+                        f["detector"],
+                        f["entity_label"],
+                        _when(f["window_start"]),
+                        f.get("status") or "new",
+                        f.get("note") or "-",
+                        Literal(f["id"]),
+                    ]
+                    for f in incident.left_out
+                ],
+            ),
+            "",
+        ]
+    return lines
+
+
 def incident_report(
     title: str,
     findings: list[dict[str, Any]],
@@ -298,12 +527,13 @@ def incident_report(
     commands: list[str],
     generated: datetime,
     queries_used: list[str] | None = None,
+    incident: Incident | None = None,
 ) -> str:
     """The incident summary: an executive can read the top, an engineer the rest. COMMANDS are
     command lines already quoted by workbench.render.shell_command."""
     queries_used = queries_used or []
     timeline = sorted(findings, key=lambda f: f["window_start"])
-    request_ids = [r for f in findings for r in (f.get("evidence") or {}).get("request_ids", [])][:20]
+    request_ids = [r for f in findings for r in (f.get("evidence") or {}).get("request_ids", [])]
     named_ips = sorted({ip for f in findings for ip in (f.get("evidence") or {}).get("ips", [])})
     affected: dict[tuple[str, str], list[str]] = {}
     for f in findings:
@@ -313,21 +543,31 @@ def incident_report(
         "",
         f"Generated {generated:%Y-%m-%d %H:%M} UTC by workbench from local Event Monitoring logs.",
         "",
+    ]
+    if incident is not None and backcheck is not None:
+        lines += ["## Verdict", "", *verdict(incident, backcheck), ""]
+    lines += [
         "## Summary",
         "",
         *(escape_markdown(s) for s in _summary(findings, backcheck)),
         "",
+        *_left_out_lines(incident),
+    ]
+    if incident is not None:
+        lines += incident_and_routine(incident)
+    lines += [
         "## Timeline (UTC)",
         "",
         *[
             f"- {f['window_start']:%Y-%m-%d %H:%M} {escape_markdown(f['entity_label'])}: "
-            f"{escape_markdown(f['detector'])} ({f['severity']}) {escape_markdown(f['explanation'])}"
+            f"{escape_markdown(f['detector'])} ({f['severity']}, {escape_markdown(f.get('status') or 'new')}) "
+            f"{escape_markdown(f['explanation'])}"
             for f in timeline
         ],
         "",
         "## Findings",
         "",
-        *findings_table(findings),
+        *findings_with_triage(findings),
         "",
         "## Affected integrations, users and objects",
         "",
@@ -338,7 +578,7 @@ def incident_report(
         "",
     ]
     if backcheck is not None:
-        lines += backcheck_sections(backcheck)
+        lines += backcheck_sections(backcheck, hourly=False)
     lines += [
         "## Addresses named by the findings",
         "",
@@ -362,8 +602,13 @@ def incident_report(
         "",
         "Sample request ids (REQUEST_ID in the event logs):",
         "",
-        *[f"- {code_span(r)}" for r in request_ids],
+        *[f"- {code_span(r)}" for r in request_ids[:20]],
+        *([f"- and {len(request_ids) - 20} more"] if len(request_ids) > 20 else []),
         "",
+    ]
+    if backcheck is not None:
+        lines += ["## Appendix: calls by hour", "", *calls_by_hour_table(backcheck), ""]
+    lines += [
         "## Appendix: how this report was produced",
         "",
         "Run these against the same database to reproduce it (every value is shell-quoted):",
@@ -371,6 +616,154 @@ def incident_report(
         *code_block(commands),
         "",
         "Queries used (in queries/): " + escape_markdown(", ".join(queries_used)),
+        "",
+    ]
+    return inert("\n".join(lines) + "\n", keep_newlines=True)
+
+
+@dataclass
+class Audit:
+    """What an org with no finding to report gets instead: what was looked at, and how."""
+
+    threshold: str
+    below: dict[str, int]  # findings under the threshold, by severity
+    apps: list[dict[str, Any]] | None  # the inventory, most privileged first (None: not given)
+    coverage: list[dict[str, Any]]  # org, event type, first day, last day, days, missing days
+    detectors: list[str]
+    last_judged: str | None
+    ioc: Backcheck | None = None
+    dismissed: list[dict[str, Any]] = field(default_factory=list)  # at or above it, triaged benign
+
+
+def _days(days: list[date]) -> str:
+    return capped([d.isoformat() for d in days], 6, "no gaps")
+
+
+def audit_report(title: str, audit: Audit, commands: list[str], generated: datetime) -> str:
+    """The report of an org with nothing at or above the threshold: inventory, coverage, detectors."""
+    below = ", ".join(f"{n} {sev}" for sev, n in audit.below.items() if n) or "none"
+    uncatalogued = [a for a in audit.apps or [] if not a.get("catalog_name")]
+    lines = [
+        f"# {escape_markdown(title)}",
+        "",
+        f"Generated {generated:%Y-%m-%d %H:%M} UTC by workbench from local Event Monitoring logs.",
+        "",
+        "## Verdict",
+        "",
+        f"**No finding at or above {audit.threshold}"
+        + (
+            f" that is not dismissed ({len(audit.dismissed)} triaged benign or false positive)"
+            if audit.dismissed
+            else ""
+        )
+        + f".** This is an audit report: what the logs cover, "
+        f"which integrations they show and how privileged each is, and what was checked. Findings below "
+        f"{audit.threshold}: {below}.",
+        "",
+        "## Integrations, most privileged first",
+        "",
+    ]
+    if audit.apps is None:
+        lines += ["(not computed here: run `workbench integrations`)", ""]
+    else:
+        lines += [
+            *table(
+                [
+                    "privilege",
+                    "why",
+                    "org",
+                    "app",
+                    "id",
+                    "calls",
+                    "objects",
+                    "sensitive",
+                    "write %",
+                    "catalog",
+                ],
+                [
+                    [
+                        a["privilege"],
+                        a.get("privilege_why", ""),
+                        Literal(a["org_id"]),
+                        a["name"] or "-",
+                        Literal(a["connected_app_id"]),
+                        _num(a["calls"]),
+                        capped(a["objects"] or [], 6),
+                        capped(a.get("sensitive_objects") or [], 6),
+                        f"{100 * (a['write_share'] or 0):.0f}",
+                        a.get("catalog_name") or "not in the catalog",
+                    ]
+                    for a in audit.apps
+                ],
+            ),
+            "",
+        ]
+    lines += [
+        "## Catalog gaps",
+        "",
+        (
+            "Apps seen in the logs but not declared in the integration catalog: "
+            + capped(
+                [
+                    f"{escape_markdown(a['name'] or '-')} ({code_span(a['connected_app_id'])})"
+                    for a in uncatalogued
+                ]
+            )
+            + "."
+            if uncatalogued
+            else (
+                "Every app seen in the logs is in the catalog."
+                if audit.apps
+                else "No app was seen in the logs."
+            )
+        ),
+        "",
+        "## Coverage and gaps",
+        "",
+        *table(
+            ["org", "event type", "first day", "last day", "days with events", "days without events"],
+            [
+                [
+                    Literal(c["org_id"]),
+                    c["event_type"],
+                    _when(c["first_day"]),
+                    _when(c["last_day"]),
+                    _num(c["days"]),
+                    _days(c["missing"]),
+                ]
+                for c in audit.coverage
+            ],
+        ),
+        "",
+        "## Detection",
+        "",
+        f"Detectors run ({len(audit.detectors)}): {escape_markdown(', '.join(audit.detectors))}.",
+        "",
+        (
+            f"Days judged: up to {escape_markdown(audit.last_judged)} (UTC), the last day `workbench scan` judged."
+            if audit.last_judged
+            else "Days judged: none (`workbench scan` has not run on this store)."
+        ),
+        "",
+        f"No finding at or above {audit.threshold} was raised"
+        + (" that is not dismissed; the dismissed ones:" if audit.dismissed else "."),
+        "",
+    ]
+    if audit.dismissed:
+        lines += [
+            *findings_with_triage(audit.dismissed),
+            "",
+        ]
+    if audit.ioc is not None:
+        lines += [*ioc_section(audit.ioc, "#"), ""]
+    else:
+        lines += ["## IOC hits", "", "IOC: not checked (no IOC file was given; pass --ioc FILE).", ""]
+    lines += [
+        "## Appendix: how this report was produced",
+        "",
+        "Run these against the same database to reproduce it (every value is shell-quoted):",
+        "",
+        *code_block(commands),
         "",
     ]
     return inert("\n".join(lines) + "\n", keep_newlines=True)
