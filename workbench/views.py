@@ -12,8 +12,9 @@ from workbench.config import Settings
 from workbench.inventory import inventory
 from workbench.render import inert
 from workbench.store.findings import load_findings
-from workbench.store.queries import describe_query, named_queries, query_frame
+from workbench.store.queries import describe_query, load_query, named_queries, query_frame
 from workbench.store.status import StoreStatus, store_status
+from workbench.times import TimeError, parse_moment
 
 
 @dataclass
@@ -50,11 +51,34 @@ def anomalies(con: duckdb.DuckDBPyConnection, text: str = "") -> tuple[list[dict
     return filter_findings(every, text), filter_suggestions(every)
 
 
+def filter_moment(text: str) -> datetime | None:
+    """The time a `date:` or `since:` word of an anomaly filter names (the last one), if any."""
+    moment = None
+    for word in text.split():
+        key, _, value = word.lower().partition(":")
+        if key in ("date", "since") and value:
+            try:
+                moment = parse_moment(value, key)
+            except TimeError:
+                continue
+    return moment
+
+
 def filter_findings(rows: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
-    """The findings matching the filter words (compared as shown: inert, like the suggestions)."""
+    """The findings matching the filter words (compared as shown: inert, like the suggestions):
+    `date:2025-11-15` keeps that day's findings, `since:2025-11-15[T14:00]` those from then on."""
     for word in inert(text).lower().split():
         key, _, value = word.partition(":")
-        if value and key in ("detector", "severity", "status", "category", "entity"):
+        if value and key in ("date", "since"):
+            try:
+                moment = parse_moment(value, key)
+            except TimeError:
+                continue  # half-typed: filter on the rest
+            if key == "since":
+                rows = [r for r in rows if r["window_start"] >= moment]
+            else:
+                rows = [r for r in rows if r["window_start"].date() == moment.date()]
+        elif value and key in ("detector", "severity", "status", "category", "entity"):
             field = {"entity": "entity_label"}.get(key, key)
             rows = [r for r in rows if value in inert(r.get(field)).lower()]
         else:
@@ -87,7 +111,109 @@ def filter_suggestions(rows: list[dict[str, Any]]) -> list[str]:
     }
     words |= {f"severity:{s}" for s in ("low", "medium", "high", "critical")}
     words |= {f"status:{s}" for s in ("new", "confirmed", "benign", "false_positive")}
+    words |= {f"date:{r['window_start']:%Y-%m-%d}" for r in rows}
     return sorted(words)
+
+
+EVIDENCE_LABELS = {
+    "ips": "addresses",
+    "entities": "objects",
+    "known_entities": "objects seen before",
+    "known_ips": "addresses seen before",
+    "users": "users",
+    "clients": "clients",
+    "request_ids": "sample request ids",
+    "jobs": "bulk jobs",
+    "corroborated_by": "corroborated by",
+    "country_code": "countries",
+    "asn": "networks (ASN)",
+    "hours": "hours (UTC)",
+}
+EVIDENCE_CAP = 6
+"""Items shown per evidence list; the rest are counted ("+N more")."""
+
+
+def evidence_fields(evidence: dict[str, Any], cap: int = EVIDENCE_CAP) -> list[tuple[str, list[str], int]]:
+    """A finding's evidence as labelled fields: (label, the first CAP values, how many more).
+    Addresses carry their enrichment, counts read `name: value`; every string is inert."""
+    info = evidence.get("ip_info") or {}
+    order = [k for k in EVIDENCE_LABELS if k in evidence]
+    order += sorted(k for k in evidence if k not in EVIDENCE_LABELS and k != "ip_info")
+    fields: list[tuple[str, list[str], int]] = []
+    for key in order:
+        value = evidence[key]
+        if key == "counts" and isinstance(value, dict):
+            items = [f"{inert(k).replace('_', ' ')}: {_number(v)}" for k, v in value.items()]
+        elif isinstance(value, list):
+            items = [inert(v) for v in value]
+            if key == "ips":
+                items = [
+                    f"{item} ({inert(info[raw])})" if info.get(raw) else item
+                    for raw, item in zip(value, items, strict=True)
+                ]
+        elif isinstance(value, dict):
+            items = [f"{inert(k)}: {inert(v)}" for k, v in value.items()]
+        else:
+            items = [_number(value) if isinstance(value, int | float) else inert(value)]
+        label = EVIDENCE_LABELS.get(key, inert(key).replace("_", " "))
+        fields.append((label, items[:cap], max(0, len(items) - cap)))
+    return fields
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else inert(value)
+
+
+@dataclass(frozen=True)
+class EventScope:
+    """Which raw events to list: an entity (app or user id), an address, a window; None is any."""
+
+    entity_id: str | None = None
+    ip: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def describe(self) -> str:
+        """The scope in words, for a title."""
+        parts = [
+            f"entity {self.entity_id}" if self.entity_id else "",
+            f"address {self.ip}" if self.ip else "",
+        ]
+        if self.start and self.end:
+            parts.append(f"{self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M} UTC")
+        return inert(", ".join(p for p in parts if p) or "every event")
+
+
+RAW_EVENT_COLUMNS = (
+    "time",
+    "user",
+    "address",
+    "object",
+    "resource",
+    "status",
+    "client",
+    "request id",
+    "event type",
+)
+
+
+def raw_events(
+    con: duckdb.DuckDBPyConnection, scope: EventScope, offset: int, limit: int
+) -> tuple[list[tuple[Any, ...]], bool]:
+    """One page of the raw events in SCOPE, by time: LIMIT rows from OFFSET (never the whole
+    scope), and whether there are more after them."""
+    params = {
+        "entity": scope.entity_id,
+        "ip": scope.ip,
+        "start": scope.start,
+        "end": scope.end,
+        "limit": limit + 1,
+        "offset": offset,
+    }
+    rows = con.execute(load_query("raw_events_page"), params).fetchall()
+    return rows[:limit], len(rows) > limit
 
 
 def entities(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

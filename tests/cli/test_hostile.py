@@ -279,7 +279,9 @@ async def test_tui_shows_markup_and_escapes_literally(db: Path, tmp_path: Path, 
         assert headers == ["[link=https://evil.example]x[/link]", "[@click=app.quit]q[/]"]
         assert app.is_running and app.return_code is None
         messages = toasts(app)
-        assert any("[link=x]y[/link][@click=app.quit]q[/]" in m for m in messages)  # shown, as text
+        # The Exposure form says what went wrong in place, as text (the path holds markup).
+        result = app.query_one("#exposure-result").render()
+        assert "[link=x]y[/link][@click=app.quit]q[/]" in str(result)
         for message in messages:
             assert_inert(message, "toast")
         screen = app.export_screenshot()

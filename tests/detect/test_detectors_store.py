@@ -902,6 +902,7 @@ def test_sums_out_of_duckdb_reach_detectors_as_numbers_not_decimals(logs: Logs) 
     for name, frame in (("activity", ctx.activity), ("auth", ctx.auth)):
         decimals = [c for c, t in frame.schema.items() if isinstance(t, pl.Decimal)]
         assert decimals == [], f"{name} has Decimal columns {decimals}"
+    ctx.finish()
     result = run_scan(
         con, Settings(), judged_days(con, since=END, until=END), detectors=["auth_failure_burst"]
     )

@@ -244,7 +244,12 @@ async def test_help_palette_and_theme_setting(db: Path, tmp_path: Path) -> None:
         await pilot.pause()
         keys = app.screen.query_one("#help-keys")
         titles = {cell_text(keys, r, 1) for r in range(keys.row_count)}
-        assert {"go: Timeline", "export: Incident report", "triage: Mark benign"} <= titles
+        assert {
+            "go: Timeline",
+            "export: What this pane shows",
+            "triage: Mark benign",
+            "Timeline: Day back",
+        } <= titles
         await pilot.press("escape")
         await pilot.pause()
         await pilot.press("ctrl+p")

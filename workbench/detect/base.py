@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -95,6 +96,12 @@ class DetectorContext:
     raw: Callable[..., pl.DataFrame]  # raw(query_name, params) -> rows
     prior: list[Finding] = field(default_factory=list)  # findings of detectors run earlier
     ip_info: pl.DataFrame = field(default_factory=pl.DataFrame)  # empty until `enrich` has run
+    pending: list[Future[pl.DataFrame]] = field(default_factory=list)  # raw rows loading ahead
+
+    def finish(self) -> None:
+        """Wait for raw rows still loading ahead: their cursors must be done before the store's
+        connection closes, even when no detector asked for them."""
+        wait(self.pending)
 
     @cached_property
     def entity_activity(self) -> pl.DataFrame:

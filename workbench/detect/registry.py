@@ -7,6 +7,7 @@ shared) -> detect (each detector on its own; one failing is reported and the oth
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from workbench.config import ConfigError, Settings
 from workbench.detect import behavioral, errors, geo_identity, ioc, outlier, sequence, temporal, volume
 from workbench.detect.base import Detector, DetectorContext, Finding, findings_frame
 from workbench.findings import MEDIUM
-from workbench.store.queries import first_row, query_frame
+from workbench.store.queries import query_frame
 
 DETECTORS: list[Detector] = [
     *volume.DETECTORS,
@@ -52,21 +53,6 @@ def check_settings(settings: Settings) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"[detect.{unknown[0]}] is not a detector; detectors: {', '.join(by_name)}")
     return {d.name: d.parameters(settings.detector(d.name)) for d in DETECTORS}
-
-
-def data_span(con: duckdb.DuckDBPyConnection) -> tuple[datetime | None, datetime | None]:
-    """First and last event in the store (from the aggregates)."""
-    row = first_row(con.execute("SELECT min(first_ts), max(last_ts) FROM hourly_activity"))
-    return (row[0], row[1]) if row else (None, None)
-
-
-def default_window(con: duckdb.DuckDBPyConnection, days: int = 7) -> tuple[datetime, datetime]:
-    """The last DAYS days of data (to the end of the last day)."""
-    _, last = data_span(con)
-    end = (last or datetime(1970, 1, 1)).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(
-        days=1
-    )
-    return end - timedelta(days=days), end
 
 
 def _raw_queries(settings: Settings) -> dict[str, dict[str, Any] | None]:
@@ -108,6 +94,7 @@ def build_context(
         window_end=window_end,
         raw=raw,
         ip_info=ip_info.result(),
+        pending=list(prefetched.values()),
     )
 
 
@@ -175,22 +162,22 @@ class DetectionRun:
 def detect(ctx: DetectorContext, names: list[str] | None = None) -> DetectionRun:
     """Run the suite (or the named detectors): one detector's failure is recorded and the
     others still run."""
-    import time
-
     params = check_settings(ctx.settings)
-    selected = [d for d in DETECTORS if names is None or d.name in names]
     found: list[Finding] = []
     failures: list[DetectorFailure] = []
     seconds: dict[str, float] = {}
-    for detector in selected:
-        ctx.prior = list(found)
-        started = time.perf_counter()
-        try:
-            found.extend(detector.run(ctx, params[detector.name]))
-        except Exception as exc:  # a bug or odd data in one detector must not hide the others
-            reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
-            failures.append(DetectorFailure(detector.name, reason))
-        seconds[detector.name] = time.perf_counter() - started
+    try:
+        for detector in (d for d in DETECTORS if names is None or d.name in names):
+            ctx.prior = list(found)
+            started = time.perf_counter()
+            try:
+                found.extend(detector.run(ctx, params[detector.name]))
+            except Exception as exc:  # a bug or odd data in one detector must not hide the others
+                reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+                failures.append(DetectorFailure(detector.name, reason))
+            seconds[detector.name] = time.perf_counter() - started
+    finally:
+        ctx.finish()
     found = corroborate(add_ip_context(found, ctx.ip_info))
     frame = findings_frame(found).sort(["score", "window_start"], descending=[True, False])
     return DetectionRun(frame, failures, seconds)

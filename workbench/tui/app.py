@@ -18,30 +18,32 @@ from pathlib import Path
 from typing import TypeVar, overload
 
 import duckdb
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult
 from textual.notifications import SeverityLevel
 from textual.widget import Widget
-from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane
 
 from workbench.config import Settings
 from workbench.console import lock_down
 from workbench.files import describe_os_error, write_atomic
 from workbench.investigate.scope import Scope
 from workbench.render import inert
+from workbench.times import TimeError, parse_moment
 from workbench.tui import settings as saved
-from workbench.tui.commands import COMMANDS, WorkbenchCommands, bindings, with_keys
+from workbench.tui.commands import COMMANDS, WorkbenchCommands, bindings, widget_commands, with_keys
 from workbench.tui.messages import FocusMoved, FocusStepped, ScopeSet, TriageChanged
 from workbench.tui.panes import PANES, Pane
 from workbench.tui.panes.anomalies import AnomaliesPane
-from workbench.tui.panes.exposure import ExposurePane
-from workbench.tui.panes.report import ReportPane
 from workbench.tui.screens.modals import HelpScreen, PromptScreen
+from workbench.tui.screens.raw_events import RawEventsScreen
 from workbench.tui.state import PaneContext, WorkbenchState
 from workbench.tui.widgets.table import WorkbenchTable
 
 P = TypeVar("P", bound=Pane)
 PANE_NAMED = {pane.NAME: pane for pane in PANES}
+NARROW = 120
+"""Below this many columns, detail panels stack under their tables."""
 
 
 class WorkbenchApp(App[None]):
@@ -66,6 +68,7 @@ class WorkbenchApp(App[None]):
         last = con.execute("SELECT max(last_ts) FROM hourly_activity").fetchall()[0][0]
         self.state = WorkbenchState(focus_time=last or datetime(2025, 1, 1))
         self.context = PaneContext(state=lambda: self.state, cursor=self.cursor, settings=self.settings)
+        self.running = self.context.running
         self.history: list[str] = []
         self.sub_title = inert(db_path)
         remembered = saved.load()
@@ -73,7 +76,7 @@ class WorkbenchApp(App[None]):
         if isinstance(theme, str) and theme in self.available_themes:
             self.theme = theme
         self.keymap = saved.keymap(remembered)
-        self.commands = with_keys(COMMANDS, self.keymap)
+        self.commands = with_keys([*COMMANDS, *widget_commands()], self.keymap)
         """The commands with the user's keys: what the help screen and the palette show."""
         self.set_keymap(self.keymap)
 
@@ -96,6 +99,7 @@ class WorkbenchApp(App[None]):
             for pane in PANES:
                 with TabPane(f"{pane.KEY} {pane.TITLE}", id=f"tab-{pane.NAME}"):
                     yield pane(self.context)
+        yield Static("", id="work-status", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -111,6 +115,27 @@ class WorkbenchApp(App[None]):
         for pane in self.query(Pane):
             if pane.PRELOAD:
                 pane.ensure_loaded()
+        self.set_interval(0.2, self.show_running)
+        self.fit_width(self.size.width)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.fit_width(event.size.width)
+
+    def fit_width(self, width: int) -> None:
+        """Below NARROW columns, detail panels stack under their tables (see app.tcss)."""
+        for tabs in self.query("#tabs"):
+            tabs.set_class(width < NARROW, "narrow")
+
+    def show_running(self) -> None:
+        """Say what is running, while it runs (Escape interrupts it)."""
+        labels = self.running.labels()
+        found = self.query("#work-status").results(Static)
+        status = next(iter(found), None)
+        if status is None:  # a screen of its own (raw events) shows its own status
+            return
+        text = f"running {', '.join(sorted(set(labels)))}... (esc cancels)" if labels else ""
+        status.display = bool(labels)
+        status.update(text)
 
     def notify(
         self,
@@ -151,6 +176,8 @@ class WorkbenchApp(App[None]):
         name = (event.pane.id or "").removeprefix("tab-")
         if name not in PANE_NAMED:
             return
+        if name != self.active:
+            return  # a later key already moved on: focus nothing in a pane that is hidden again
         pane = self.pane(name)
         if pane.FOCUS:
             self.query_one(pane.FOCUS).focus()  # the pane's keys work straight away
@@ -232,10 +259,36 @@ class WorkbenchApp(App[None]):
         self.pane(self.active).load()
 
     def action_cancel_work(self) -> None:
-        running = [w for w in self.workers if w.is_running]
-        if running:
-            self.workers.cancel_all()
-            self.notify(f"cancelled {len(running)} running task(s)", timeout=3)
+        """Escape: interrupt the running queries, and leave a text box (its pane keeps the keys)."""
+        interrupted = self.running.interrupt()
+        if isinstance(self.focused, Input):
+            pane = self.pane(self.active)
+            if pane.FOCUS and not isinstance(self.query_one(pane.FOCUS), Input):
+                self.query_one(pane.FOCUS).focus()
+            else:
+                self.set_focus(None)
+        if interrupted:
+            self.notify(f"cancelled: {', '.join(sorted(set(interrupted)))}", timeout=3)
+
+    async def action_quit(self) -> None:
+        """ctrl+q: interrupt whatever runs (its worker thread would hold the exit), then leave."""
+        self.running.interrupt()
+        self.exit()
+
+    def action_goto(self, moment: str | None = None) -> None:
+        """Move the focus time (`:goto 2025-11-15 14:00`); asks for the time when none is given."""
+        if moment is None:
+            self.push_screen(PromptScreen("Go to time (UTC), e.g. 2025-11-15 14:00:", ""), self.action_goto)
+            return
+        if not moment.strip():
+            return
+        try:
+            when = parse_moment(moment, "goto")
+        except TimeError as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        self.change_state(replace(self.state, focus_time=when))
+        self.notify(f"focus time {when:%Y-%m-%d %H:%M} UTC", timeout=3)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.commands))
@@ -245,14 +298,15 @@ class WorkbenchApp(App[None]):
         saved.save({"theme": self.theme})
 
     def action_export(self) -> None:
-        exposure = self.active == ExposurePane.NAME
-        text = self.pane(ExposurePane).markdown() if exposure else self.pane(ReportPane).markdown()
-        if text is None:
-            self.notify(
-                "nothing to export yet: run a back-check (Exposure) or open the Report", severity="warning"
-            )
+        # The raw events screen exports its page; otherwise the pane shown exports what it shows.
+        source: RawEventsScreen | Pane = (
+            self.screen if isinstance(self.screen, RawEventsScreen) else self.pane(self.active)
+        )
+        exported = source.export()
+        if exported is None:
+            self.notify(f"nothing to export here yet ({source.EXPORT})", severity="warning")
             return
-        default = "backcheck.md" if exposure else "incident.md"
+        default, text = exported
 
         def write(path: str | None) -> None:
             if not path:
@@ -265,12 +319,12 @@ class WorkbenchApp(App[None]):
                 return
             self.notify(f"wrote {target}", timeout=4)
 
-        self.push_screen(PromptScreen("Export Markdown to:", default), write)
+        self.push_screen(PromptScreen(f"Export {source.EXPORT} to:", default), write)
 
 
 def binding_ids() -> set[str]:
     """Every binding id a user can rebind in tui.json: the commands, the panes' and the tables' keys."""
-    widgets: list[type[Widget]] = [*PANES, WorkbenchTable]
+    widgets: list[type[Widget]] = [*PANES, WorkbenchTable, RawEventsScreen]
     return {c.id for c in COMMANDS} | {
         b.id for w in widgets for b in w.BINDINGS if not isinstance(b, tuple) and b.id is not None
     }

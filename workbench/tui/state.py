@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import duckdb
 
 from workbench.config import Settings
 from workbench.investigate.scope import Scope
+from workbench.tui.work import RunningQueries
 
 
 @dataclass(frozen=True)
@@ -36,3 +37,5 @@ class PaneContext:
     cursor: Callable[[], duckdb.DuckDBPyConnection]
     """A DuckDB cursor of its own, for one worker thread."""
     settings: Settings
+    running: RunningQueries = field(default_factory=RunningQueries)
+    """The cursors in use now: what Escape and quit interrupt."""

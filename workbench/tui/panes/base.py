@@ -7,19 +7,18 @@ from its `PaneContext`, and tells the app what happened by posting a message
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
-import duckdb
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 
-from workbench.render import inert
+from workbench.render import csv_text
 from workbench.tui.state import PaneContext, WorkbenchState
+from workbench.tui.widgets.table import WorkbenchTable
+from workbench.tui.work import Loader, RunningQueries
 
-T = TypeVar("T")
 
-
-class Pane(Vertical):
+class Pane(Loader, Vertical):
     """A tab's content: loads its data in a thread worker with its own DuckDB cursor."""
 
     NAME: ClassVar[str]
@@ -32,13 +31,31 @@ class Pane(Vertical):
     """The widget that takes the keys when the tab opens (None: leave focus alone)."""
     PRELOAD: ClassVar[bool] = False
     """Load when the app starts rather than on the first visit."""
+    EXPORT: ClassVar[str] = "table as CSV"
+    """What ctrl+e writes from this pane (the footer says `Export EXPORT`)."""
 
     loaded = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        if "NAME" in cls.__dict__:
+            # ctrl+e exports whatever this pane shows, and the footer says what: one binding per
+            # pane under the app's id, so rebinding `export.report` moves them all. A priority
+            # binding, so it works from a text box too (where ctrl+e would otherwise mean "end").
+            # Set before Textual's own __init_subclass__ merges the class's bindings.
+            own: list[BindingType] = list(cls.__dict__.get("BINDINGS", []))
+            export = Binding(
+                "ctrl+e", "app.export", f"Export {cls.EXPORT}", priority=True, id="export.report"
+            )
+            cls.BINDINGS = [*own, export]
+            cls.LABEL = cls.TITLE
+        super().__init_subclass__(**kwargs)
 
     def __init__(self, context: PaneContext, **kwargs: Any) -> None:
         kwargs.setdefault("id", f"{self.NAME}-pane")
         super().__init__(**kwargs)
         self.context = context
+        self.running: RunningQueries = context.running
+        self.cursor_factory = context.cursor
 
     @property
     def state(self) -> WorkbenchState:
@@ -58,18 +75,15 @@ class Pane(Vertical):
             self.loaded = True
             self.load()
 
-    def fetch(self, compute: Callable[[duckdb.DuckDBPyConnection], T], show: Callable[[T], None]) -> None:
-        """In a worker thread: COMPUTE with a cursor of its own, then SHOW on the UI thread (or
-        show the error as a notification)."""
-        try:
-            data = compute(self.context.cursor())
-        except Exception as exc:  # shown, never a crash
-            self.app.call_from_thread(self.fail, exc)
-            return
-        self.app.call_from_thread(show, data)
-
-    def fail(self, error: BaseException) -> None:
-        """Show a worker's error as a notification, never a crash (its text is never markup)."""
-        self.app.notify(
-            inert(f"{type(error).__name__}: {error}")[:300], severity="error", timeout=8, markup=False
-        )
+    def export(self) -> tuple[str, str] | None:
+        """What ctrl+e writes: (default file name, text), or None when there is nothing yet. By
+        default the pane's main table (its FOCUS) as CSV."""
+        tables = self.query(self.FOCUS or WorkbenchTable).results(WorkbenchTable)
+        table = next(iter(tables), None)
+        if table is None or not table.row_count:
+            return None
+        headers = [str(getattr(c.label, "plain", c.label)) for c in table.columns.values()]
+        rows = [
+            [getattr(cell, "plain", cell) for cell in table.get_row_at(r)] for r in range(table.row_count)
+        ]
+        return f"{self.NAME}.csv", csv_text(headers, rows)

@@ -33,6 +33,7 @@ class ExposurePane(Pane):
     TITLE = "Exposure"
     KEY = "5"
     FOCUS = "#exposure-run"
+    EXPORT = "back-check as Markdown"
 
     def __init__(self, context: PaneContext, **kwargs: Any) -> None:
         super().__init__(context, **kwargs)
@@ -73,15 +74,15 @@ class ExposurePane(Pane):
             scope = Scope(start, end, [app_id] if app_id else [])
             ioc = self.query_one("#exposure-ioc", Input).value.strip()
             indicators = parse_iocs(Path(ioc))[0] if ioc else []
-        except Exception as exc:
-            self.fail(exc)
+        except Exception as exc:  # a bad time or IOC file: said in place, in one line
+            self.query_one("#exposure-result", Static).update(Text(f"cannot run: {exc}", style="red"))
             return
         self.query_one("#exposure-result", Static).update("Running the back-check... (escape cancels)")
         self.backcheck(scope, indicators)
 
     @work(thread=True, exclusive=True, group="exposure")
     def backcheck(self, scope: Scope, indicators: list[Any]) -> None:
-        self.fetch(lambda cursor: run_backcheck(cursor, scope, indicators), self.show)
+        self.fetch(lambda cursor: run_backcheck(cursor, scope, indicators), self.show, "back-check")
 
     def show(self, result: Backcheck) -> None:
         self.result = result
@@ -92,3 +93,10 @@ class ExposurePane(Pane):
     def markdown(self) -> str | None:
         """The current result as Markdown, for export."""
         return backcheck_markdown(self.result) if self.result else None
+
+    def export(self) -> tuple[str, str] | None:
+        text = self.markdown()
+        return ("backcheck.md", text) if text is not None else None
+
+    def cancelled(self) -> None:
+        self.query_one("#exposure-result", Static).update("The back-check was cancelled.")

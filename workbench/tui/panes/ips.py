@@ -13,6 +13,7 @@ from workbench import views
 from workbench.enrich.service import ip_report
 from workbench.render import inert
 from workbench.tui.panes.base import Pane
+from workbench.tui.screens.raw_events import RawEventsScreen
 from workbench.tui.widgets.table import WorkbenchTable, literal
 
 
@@ -23,6 +24,7 @@ class IpsPane(Pane):
     TITLE = "IPs"
     KEY = "4"
     FOCUS = "#ips"
+    EXPORT = "addresses as CSV"
 
     def compose(self) -> ComposeResult:
         table = WorkbenchTable(id="ips")
@@ -62,6 +64,12 @@ class IpsPane(Pane):
     def highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key.value:
             self.detail(str(event.row_key.value))
+
+    @on(DataTable.RowSelected, "#ips")
+    def open_address(self, event: DataTable.RowSelected) -> None:
+        """Enter on an address: every event from it (q or Escape come back here)."""
+        if event.row_key.value:
+            self.app.push_screen(RawEventsScreen(self.context, views.EventScope(ip=str(event.row_key.value))))
 
     @work(thread=True, exclusive=True, group="ip-detail")
     def detail(self, ip: str) -> None:

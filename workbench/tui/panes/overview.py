@@ -3,26 +3,32 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 
 from workbench import views
 from workbench.render import inert
 from workbench.store.status import StoreStatus
+from workbench.tui.messages import FocusMoved
 from workbench.tui.panes.base import Pane
 from workbench.tui.widgets.table import SEVERITY_STYLE, WorkbenchTable, literal
 
 
 class OverviewPane(Pane):
-    """What the store holds and where to look first."""
+    """What the store holds and where to look first; Enter on an integration opens its Timeline."""
+
+    last_seen: dict[str, Any] = {}
 
     NAME = "overview"
     TITLE = "Overview"
     KEY = "1"
+    FOCUS = "#overview-top"
     PRELOAD = True
+    EXPORT = "integrations as CSV"
 
     def compose(self) -> ComposeResult:
         yield Static("loading...", id="overview-totals")
@@ -67,7 +73,17 @@ class OverviewPane(Pane):
                 literal(str(len(app["objects"] or []))),
                 literal(f"{app['first_seen']:%Y-%m-%d}"),
                 literal(f"{app['last_seen']:%Y-%m-%d}"),
+                key=app["connected_app_id"],
             )
+        self.last_seen = {app["connected_app_id"]: app["last_seen"] for app in data.top_by_risk}
+
+    @on(DataTable.RowSelected, "#overview-top")
+    def open_integration(self, event: DataTable.RowSelected) -> None:
+        """Enter on an integration: its Timeline, at its last activity (one level down)."""
+        app_id = event.row_key.value
+        if app_id:
+            moment = self.last_seen.get(app_id) or self.state.focus_time
+            self.post_message(FocusMoved(app_id, moment, open_timeline=True))
 
 
 def _totals(status: StoreStatus) -> str:

@@ -26,6 +26,7 @@ class QueriesPane(Pane):
     TITLE = "Queries"
     KEY = "6"
     FOCUS = "#query-results"
+    EXPORT = "results as CSV"
 
     def compose(self) -> ComposeResult:
         options = [Option(Text(f"{name}: {about}"), id=name) for name, about in views.query_catalog()]
@@ -45,8 +46,13 @@ class QueriesPane(Pane):
         if event.value.strip():
             self.run_sql(event.value.strip())
 
-    @work(thread=True, exclusive=True, group="query")
     def run_sql(self, sql: str) -> None:
+        """Run SQL in a worker, saying so in place until it is done or cancelled."""
+        self.query_one("#query-status", Static).update(literal("running... (esc cancels)", "italic"))
+        self._run_worker(sql)
+
+    @work(thread=True, exclusive=True, group="query")
+    def _run_worker(self, sql: str) -> None:
         self.fetch(lambda cursor: self._run(cursor, sql), self.show)
 
     def _run(self, cursor: Any, sql: str) -> ConsoleResult | str:
@@ -54,6 +60,14 @@ class QueriesPane(Pane):
             return run_console(cursor, sql, ROW_CAP)
         except ConsoleError as exc:
             return f"query failed: {exc}"  # shown in the status line, like the CLI's message
+
+    def fail(self, error: BaseException) -> None:
+        """Errors stay in place, in the status line, in one line (never a toast)."""
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        self.query_one("#query-status", Static).update(literal(f"query failed: {first}", "red"))
+
+    def cancelled(self) -> None:
+        self.query_one("#query-status", Static).update(literal("query cancelled", "yellow"))
 
     def show(self, result: ConsoleResult | str) -> None:
         status = self.query_one("#query-status", Static)

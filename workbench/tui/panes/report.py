@@ -24,6 +24,7 @@ class ReportPane(Pane):
     TITLE = "Report"
     KEY = "7"
     FOCUS = "#report-scroll"
+    EXPORT = "incident report as Markdown"
 
     def __init__(self, context: PaneContext, **kwargs: Any) -> None:
         super().__init__(context, **kwargs)
@@ -35,17 +36,15 @@ class ReportPane(Pane):
 
     @work(thread=True, exclusive=True, group="report")
     def load(self) -> None:
-        try:
-            built = build_report(
-                self.context.cursor(), [], self.state.backcheck_scope, [], REPORT_TITLE, ["tui"]
-            )
-        except ValueError as exc:
-            self.app.call_from_thread(self._message, f"Nothing to report yet: {exc}")
-            return
-        except Exception as exc:
-            self.app.call_from_thread(self.fail, exc)
-            return
-        self.app.call_from_thread(self.show, built)
+        scope = self.state.backcheck_scope
+
+        def build(cursor: Any) -> BuiltReport | str:
+            try:
+                return build_report(cursor, [], scope, [], REPORT_TITLE, ["tui"])
+            except ValueError as exc:
+                return f"Nothing to report yet: {exc}"
+
+        self.fetch(build, self.show)
 
     def state_changed(self, before: WorkbenchState, after: WorkbenchState) -> None:
         if (before.backcheck_scope, before.triage_version) != (after.backcheck_scope, after.triage_version):
@@ -54,7 +53,10 @@ class ReportPane(Pane):
     def _message(self, text: str) -> None:
         self.query_one("#report-preview", Static).update(text)
 
-    def show(self, built: BuiltReport) -> None:
+    def show(self, built: BuiltReport | str) -> None:
+        if isinstance(built, str):
+            self._message(built)
+            return
         self.built = built
         # The Markdown source as plain text (what ctrl+e writes), log strings literal.
         self.query_one("#report-preview", Static).update(Text(built.markdown))
@@ -62,3 +64,6 @@ class ReportPane(Pane):
     def markdown(self) -> str | None:
         """The previewed report, for export."""
         return self.built.markdown if self.built else None
+
+    def export(self) -> tuple[str, str] | None:
+        return ("incident.md", self.built.markdown) if self.built else None

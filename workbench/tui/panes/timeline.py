@@ -9,12 +9,13 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Select, Sparkline, Static
+from textual.widgets import DataTable, Select, Sparkline, Static
 
 from workbench import views
 from workbench.render import inert
 from workbench.tui.messages import FocusMoved, FocusStepped
 from workbench.tui.panes.base import Pane
+from workbench.tui.screens.raw_events import RawEventsScreen
 from workbench.tui.state import PaneContext, WorkbenchState
 from workbench.tui.widgets.table import WorkbenchTable, literal
 
@@ -32,6 +33,7 @@ class TimelinePane(Pane):
     TITLE = "Timeline"
     KEY = "3"
     FOCUS = "#timeline-hours"
+    EXPORT = "hours as CSV"
 
     BINDINGS = [
         Binding("left_square_bracket", "step(-24)", "Day back", id="timeline.day_back"),
@@ -147,9 +149,19 @@ class TimelinePane(Pane):
                 literal(row["ips"]),
                 literal(row["objects"]),
                 literal(", ".join(by_hour.get(row["hour"], []))),
+                key=row["hour"].isoformat(),
             )
         if data["hours"]:
             table.move_cursor(row=focus_row)
+
+    @on(DataTable.RowSelected, "#timeline-hours")
+    def open_hour(self, event: DataTable.RowSelected) -> None:
+        """Enter on an hour: its raw events (q or Escape come back here)."""
+        if self.entity_id is None or event.row_key.value is None:
+            return
+        hour = datetime.fromisoformat(event.row_key.value)
+        scope = views.EventScope(entity_id=self.entity_id, start=hour, end=hour + timedelta(hours=1))
+        self.app.push_screen(RawEventsScreen(self.context, scope))
 
     def action_step(self, hours: int) -> None:
         self.post_message(FocusStepped(hours))  # the app moves the focus; state_changed reloads

@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label
 
-from workbench.tui.commands import COMMANDS, Command, key_label
+from workbench.tui.commands import COMMANDS, Command, key_label, widget_commands
 
 
 class HelpScreen(ModalScreen[None]):
@@ -21,12 +21,13 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, commands: Sequence[Command] = COMMANDS) -> None:
         super().__init__()
-        self.commands = commands
+        self.commands = [*commands, *(c for c in widget_commands() if c.id not in {k.id for k in commands})]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help"):
             yield Label(
-                "Keys (ctrl+p opens the command palette). Tables: j/k move, g/G top/bottom, y copies a cell."
+                "Keys (ctrl+p opens the command palette). Enter goes one level down, q or esc back up; "
+                "esc also leaves a text box and cancels a running query."
             )
             table: DataTable[Text] = DataTable(id="help-keys", cursor_type="row")
             table.add_columns("key", "command", "id (rebind in tui.json)")

@@ -12,6 +12,8 @@ from textual.widgets import DataTable
 from workbench.render import inert
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim"}
+SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+"""Severities sort by rank (critical above high), not alphabetically."""
 
 
 def literal(value: Any, style: str = "") -> Text:
@@ -24,13 +26,15 @@ def literal(value: Any, style: str = "") -> Text:
 
 
 class WorkbenchTable(DataTable[Text]):
-    """A DataTable with vim keys (j/k, g/G), `y` to copy the cell, and sorting by column."""
+    """A DataTable with vim keys (j/k, g/G), a column cursor (< >) that `s` sorts by and `y` copies."""
 
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False, id="table.down"),
         Binding("k", "cursor_up", "Up", show=False, id="table.up"),
         Binding("g", "scroll_top", "Top", show=False, id="table.top"),
         Binding("G", "scroll_bottom", "Bottom", show=False, id="table.bottom"),
+        Binding("less_than_sign", "column(-1)", "Column left", show=False, id="table.column_left"),
+        Binding("greater_than_sign", "column(1)", "Column right", show=False, id="table.column_right"),
         Binding("y", "copy_cell", "Copy cell", show=False, id="table.copy_cell"),
         Binding("s", "sort_column", "Sort by column", show=False, id="table.sort"),
     ]
@@ -44,6 +48,20 @@ class WorkbenchTable(DataTable[Text]):
 
     def action_scroll_bottom(self) -> None:
         self.move_cursor(row=max(self.row_count - 1, 0))
+
+    def column_name(self, index: int | None = None) -> str:
+        """The label of column INDEX (default: the column under the cursor)."""
+        labels = [c.label.plain for c in self.columns.values()]
+        if not labels:
+            return ""
+        return labels[min(self.cursor_column if index is None else index, len(labels) - 1)]
+
+    def action_column(self, step: int) -> None:
+        if not self.columns:
+            return
+        column = max(0, min(len(self.columns) - 1, self.cursor_column + step))
+        self.move_cursor(column=column)
+        self.border_subtitle = f"column: {self.column_name(column)} (s sorts, y copies)"
 
     def action_copy_cell(self) -> None:
         if not self.row_count:
@@ -59,16 +77,24 @@ class WorkbenchTable(DataTable[Text]):
             return
         keys = list(self.columns)
         column = keys[min(self.cursor_column, len(keys) - 1)]
-        self._sort_reverse = not self._sort_reverse
-        self.sort(column, key=_sort_key, reverse=self._sort_reverse)
+        self._sort_by(column)
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        self.move_cursor(column=event.column_index)
+        self._sort_by(event.column_key)
+
+    def _sort_by(self, column: Any) -> None:
+        # The first sort is descending: the highest severity, score or count comes first.
         self._sort_reverse = not self._sort_reverse
-        self.sort(event.column_key, key=_sort_key, reverse=self._sort_reverse)
+        self.sort(column, key=_sort_key, reverse=self._sort_reverse)
+        arrow = "down" if self._sort_reverse else "up"
+        self.border_subtitle = f"sorted by {self.column_name()} ({arrow}; < > picks the column)"
 
 
 def _sort_key(cell: Any) -> Any:
     text = cell.plain if isinstance(cell, Text) else str(cell)
+    if text in SEVERITY_RANK:
+        return (0, float(SEVERITY_RANK[text]), "")
     number = text.replace(",", "")
     try:
         return (0, float(number), "")
