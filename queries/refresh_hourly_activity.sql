@@ -41,7 +41,7 @@ DELETE FROM client_hourly
 INSERT INTO client_hourly
 SELECT org_id, event_type, date_trunc('hour', ts), connected_app_id, left(user_id, 15), any_value(user_name),
        effective_ip(client_ip, source_ip), user_agent, client_name, count(*), min(ts), max(ts),
-       list(request_id ORDER BY ts)[1:10]
+       min_by(request_id, ts, 3)
   FROM events
  WHERE org_id = $org_id AND event_type = $event_type AND ts >= $start AND ts < $end
    AND (user_agent IS NOT NULL OR client_name IS NOT NULL)

@@ -54,13 +54,13 @@ CREATE TABLE IF NOT EXISTS client_hourly (
     events           BIGINT NOT NULL,
     first_ts         TIMESTAMP NOT NULL,
     last_ts          TIMESTAMP NOT NULL,
-    request_ids      VARCHAR[]           -- the first ten, in time order
+    request_ids      VARCHAR[]           -- the first three, in time order (a sample for evidence)
 );
 
 INSERT INTO client_hourly
 SELECT org_id, event_type, date_trunc('hour', ts), connected_app_id, left(user_id, 15), any_value(user_name),
        effective_ip(client_ip, source_ip), user_agent, client_name, count(*), min(ts), max(ts),
-       list(request_id ORDER BY ts)[1:10]
+       min_by(request_id, ts, 3)
   FROM events
  WHERE user_agent IS NOT NULL OR client_name IS NOT NULL
  GROUP BY ALL;
