@@ -10,6 +10,7 @@ import duckdb
 
 from workbench.config import Settings
 from workbench.inventory import inventory
+from workbench.investigate.incidents import Incident, incidents_of
 from workbench.render import inert
 from workbench.store.findings import load_findings
 from workbench.store.queries import describe_query, load_query, named_queries, query_frame
@@ -49,6 +50,28 @@ def anomalies(con: duckdb.DuckDBPyConnection, text: str = "") -> tuple[list[dict
     and the filter's completions (from all findings, read once)."""
     every = load_findings(con)
     return filter_findings(every, text), filter_suggestions(every)
+
+
+def anomaly_incidents(
+    con: duckdb.DuckDBPyConnection,
+) -> tuple[list[dict[str, Any]], list[Incident], list[str]]:
+    """Every stored finding (suppressed ones left out), the incidents they make (most severe first),
+    and the filter's completions: the Anomalies pane's data."""
+    every = load_findings(con)
+    return every, incidents_of(con, every), filter_suggestions(every)
+
+
+def incident_rows(
+    incidents: list[Incident], expanded: set[str]
+) -> list[tuple[Incident, dict[str, Any] | None]]:
+    """The Anomalies pane's rows: each incident, then its members when its id is in EXPANDED
+    (a row is (incident, None) for the incident itself, (incident, finding) for a member)."""
+    rows: list[tuple[Incident, dict[str, Any] | None]] = []
+    for incident in incidents:
+        rows.append((incident, None))
+        if incident.id in expanded:
+            rows.extend((incident, member) for member in incident.members)
+    return rows
 
 
 def filter_moment(text: str) -> datetime | None:

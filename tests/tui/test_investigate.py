@@ -84,6 +84,7 @@ async def test_severity_sorts_by_rank_and_the_column_cursor_picks_what_s_and_y_u
         await pilot.press("2")
         await settle(pilot, app)
         table = app.query_one("#anomalies")
+        table.move_cursor(row=0)  # the pane opens on the first finding, under its incident row
         await pilot.press("s")  # the cursor starts on severity: highest rank first
         ranks = [SEVERITY_RANK[cell_text(table, r, 0)] for r in range(table.row_count)]
         assert ranks == sorted(ranks, reverse=True) and ranks[0] > ranks[-1]

@@ -1,4 +1,5 @@
-"""Anomalies: every finding, sortable and filterable, with detail, sparkline and triage."""
+"""Anomalies: the incidents, each expandable to its findings; a filter lists the matching findings
+flat. Sortable, with detail, sparkline, multi-select triage and suppression."""
 
 from __future__ import annotations
 
@@ -15,14 +16,20 @@ from textual.suggester import SuggestFromList
 from textual.widgets import DataTable, Input, Sparkline, Static
 
 from workbench import views
+from workbench.detect.registry import detector_names
+from workbench.investigate.incidents import Incident
 from workbench.render import inert, to_csv
-from workbench.store.findings import set_triage
+from workbench.store.findings import add_suppression, set_triage
 from workbench.tui.messages import FocusMoved, TriageChanged
 from workbench.tui.panes.base import Pane
 from workbench.tui.state import PaneContext, WorkbenchState
 from workbench.tui.widgets.table import SEVERITY_STYLE, WorkbenchTable, literal
 
-COLUMNS = ("severity", "score", "detector", "entity", "window (UTC)", "status")
+COLUMNS = ("severity", "score", "detector", "entity", "window (UTC)", "status", "findings", "story")
+INCIDENT_KEY = "incident:"
+"""Row keys of incident rows start with this; a finding's row key is its id."""
+MARK = "\u2713 "
+"""Before the severity of a marked row."""
 
 
 class AnomaliesPane(Pane):
@@ -35,7 +42,12 @@ class AnomaliesPane(Pane):
     PRELOAD = True
     EXPORT = "findings as CSV"
 
-    BINDINGS = [Binding("i", "copy_id", "Copy finding id", id="anomalies.copy_id")]
+    BINDINGS = [
+        Binding("i", "copy_id", "Copy finding id", id="anomalies.copy_id"),
+        Binding("space,l", "expand", "Expand/collapse incident", id="anomalies.toggle"),
+        Binding("v", "mark", "Mark row", id="anomalies.mark"),
+        Binding("S", "suppress", "Suppress detector for entity", id="anomalies.suppress"),
+    ]
 
     def __init__(self, context: PaneContext, **kwargs: Any) -> None:
         super().__init__(context, **kwargs)
@@ -43,6 +55,14 @@ class AnomaliesPane(Pane):
         """The findings shown (the filter applied)."""
         self.every: list[dict[str, Any]] = []
         """Every stored finding, as last loaded: the filter narrows these as you type."""
+        self.incidents: list[Incident] = []
+        """The incidents of every stored finding, most severe first."""
+        self.collapsed: set[str] = set()
+        """Incidents shown without their findings (incidents start expanded)."""
+        self.marked: set[str] = set()
+        """Row keys marked for triage (an incident's key stands for all its members)."""
+        self.shown: list[tuple[Incident | None, dict[str, Any] | None]] = []
+        """The table's rows in order: (incident, None), (incident, member), or (None, finding) when filtered."""
         # Decisions are stored one at a time, in the order they were made (a note after a status).
         self._triage_lock = threading.Lock()
 
@@ -51,6 +71,7 @@ class AnomaliesPane(Pane):
             placeholder="/ filter: words, detector:new_ip, severity:high, status:new, date:2025-11-19, since:...",
             id="anomaly-filter",
         )
+        yield Static("", id="anomaly-count")
         with Horizontal(id="anomaly-body"):
             table = WorkbenchTable(id="anomalies")
             table.add_columns(*COLUMNS)
@@ -61,34 +82,63 @@ class AnomaliesPane(Pane):
 
     @work(thread=True, exclusive=True, group="anomalies")
     def load(self) -> None:
-        self.fetch(lambda cursor: views.anomalies(cursor, ""), self.show)
+        self.fetch(views.anomaly_incidents, self.show)
 
     def state_changed(self, before: WorkbenchState, after: WorkbenchState) -> None:
         if after.triage_version != before.triage_version:
             self.load()  # show the new status where the cursor was
 
-    def show(self, found: tuple[list[dict[str, Any]], list[str]]) -> None:
-        every, suggestions = found
-        self.every = every
+    def show(self, found: tuple[list[dict[str, Any]], list[Incident], list[str]]) -> None:
+        every, incidents, suggestions = found
+        first = not self.every and not self.incidents
+        self.every, self.incidents = every, incidents
+        self.marked &= {f["id"] for f in every} | {INCIDENT_KEY + i.id for i in incidents}
         self.query_one("#anomaly-filter", Input).suggester = SuggestFromList(
             suggestions, case_sensitive=False
         )
-        self.show_rows(views.filter_findings(every, self.query_one("#anomaly-filter", Input).value))
+        self.show_rows(views.filter_findings(every, self.query_one("#anomaly-filter", Input).value), first)
 
     def show_rows(self, rows: list[dict[str, Any]], first: bool = False) -> None:
-        """Show ROWS, the cursor where it was (or on the first one: FIRST, after a new filter)."""
+        """Show ROWS (the findings the filter keeps): grouped under their incidents when there is no
+        filter, flat when there is one; the cursor on the row it was on (or, FIRST, on the first
+        finding)."""
         self.rows = rows
         table = self.query_one("#anomalies", WorkbenchTable)
-        keep = 0 if first else table.cursor_row
-        table.clear()
-        for f in rows:
-            table.add_row(*_cells(f), key=f["id"])
-        table.border_title = f"{len(rows)} of {len(self.every)} finding(s)"
-        if rows:
-            table.move_cursor(row=min(keep, len(rows) - 1))
-            self.describe(rows[min(keep, len(rows) - 1)])
+        was = self._cursor_key()
+        keep = table.cursor_row
+        if self.query_one("#anomaly-filter", Input).value.strip():
+            self.shown = [(None, f) for f in rows]
         else:
+            expanded = {i.id for i in self.incidents} - self.collapsed
+            self.shown = list(views.incident_rows(self.incidents, expanded))
+        table.clear()
+        keys = []
+        for incident, finding in self.shown:
+            key = _key(incident, finding)
+            keys.append(key)
+            marked = key in self.marked
+            if finding is not None:
+                table.add_row(*_cells(finding, indent=incident is not None, marked=marked), key=key)
+            elif incident is not None:
+                is_open = incident.id not in self.collapsed
+                table.add_row(*_incident_cells(incident, is_open, marked), key=key)
+        grouped = (
+            "" if not self.shown or self.shown[0][0] is None else f" in {len(self.incidents)} incident(s)"
+        )
+        marks = f", {len(self.marked)} marked" if self.marked else ""
+        table.border_title = f"{len(rows)} of {len(self.every)} finding(s){grouped}{marks}"
+        self.query_one("#anomaly-count", Static).update(Text(str(table.border_title)))
+        if not self.shown:
             self.query_one("#anomaly-detail", Static).update("No finding matches the filter.")
+            return
+        if first:  # the most severe finding, not its incident's row
+            row = next((n for n, (_, f) in enumerate(self.shown) if f is not None), 0)
+        elif was in keys:
+            row = keys.index(was)
+        else:
+            row = min(keep, len(self.shown) - 1)
+        table.move_cursor(row=row)
+        self.describe_row(row)
 
     @on(Input.Changed, "#anomaly-filter")
     def filter_typed(self, event: Input.Changed) -> None:
@@ -113,23 +163,80 @@ class AnomaliesPane(Pane):
 
     @on(DataTable.RowHighlighted, "#anomalies")
     def highlighted(self, event: DataTable.RowHighlighted) -> None:
-        finding = self.selected()
-        if finding:
-            self.describe(finding)
+        self.describe_row(event.cursor_row)
 
     @on(DataTable.RowSelected, "#anomalies")
     def open_timeline(self, event: DataTable.RowSelected) -> None:
+        """Enter: a finding opens its timeline; an incident expands or collapses."""
         finding = self.selected()
         if finding:
             self.post_message(FocusMoved(finding["entity_id"], finding["window_start"], open_timeline=True))
+        elif self.selected_incident():
+            self.action_expand()
+
+    def _row(self, key: str | None) -> tuple[Incident | None, dict[str, Any] | None]:
+        return next(((i, f) for i, f in self.shown if _key(i, f) == key), (None, None))
+
+    def _cursor_key(self) -> str | None:
+        table = self.query_one("#anomalies", WorkbenchTable)
+        if not self.shown or not table.row_count or table.cursor_row >= table.row_count:
+            return None
+        value = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return str(value) if value is not None else None
 
     def selected(self) -> dict[str, Any] | None:
-        """The finding under the cursor."""
+        """The finding under the cursor (None on an incident's row)."""
+        return self._row(self._cursor_key())[1]
+
+    def selected_incident(self) -> Incident | None:
+        """The incident under the cursor (None on a finding's row)."""
+        incident, finding = self._row(self._cursor_key())
+        return incident if finding is None else None
+
+    def describe_row(self, row: int) -> None:
+        incident = self.selected_incident()
+        finding = self.selected()
+        if finding:
+            self.describe(finding)
+        elif incident:
+            self.query_one("#anomaly-detail", Static).update(incident_detail(incident))
+            self.sparkline_for(incident.entity_id, incident.window_start)
+
+    def action_expand(self) -> None:
+        """Expand or collapse the incident under the cursor (or the one of the finding under it)."""
+        incident = self._row(self._cursor_key())[0]
+        if incident is None:
+            return
+        self.collapsed ^= {incident.id}
         table = self.query_one("#anomalies", WorkbenchTable)
-        if not self.rows or table.cursor_row >= len(self.rows):
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return next((f for f in self.rows if f["id"] == key), None)
+        if self._cursor_key() != INCIDENT_KEY + incident.id:  # collapsing from a member: onto its incident
+            table.move_cursor(row=table.get_row_index(INCIDENT_KEY + incident.id))
+        self.show_rows(self.rows)
+
+    def action_mark(self) -> None:
+        """Mark (or unmark) the row under the cursor for triage, then move down."""
+        key = self._cursor_key()
+        if key is None:
+            return
+        self.marked ^= {key}
+        table = self.query_one("#anomalies", WorkbenchTable)
+        row = table.cursor_row
+        self.show_rows(self.rows)
+        table.move_cursor(row=min(row + 1, table.row_count - 1))
+
+    def targets(self) -> list[dict[str, Any]]:
+        """The findings a triage key acts on: the marked rows (an incident: all its members), or the
+        row under the cursor."""
+        keys = sorted(self.marked) if self.marked else [k for k in [self._cursor_key()] if k]
+        by_id = {f["id"]: f for f in self.every}
+        found: dict[str, dict[str, Any]] = {}
+        for key in keys:
+            if key.startswith(INCIDENT_KEY):
+                incident = next((i for i in self.incidents if INCIDENT_KEY + i.id == key), None)
+                found.update((m["id"], m) for m in (incident.members if incident else []))
+            elif key in by_id:
+                found[key] = by_id[key]
+        return list(found.values())
 
     def describe(self, f: dict[str, Any]) -> None:
         self.query_one("#anomaly-detail", Static).update(finding_detail(f))
@@ -152,12 +259,18 @@ class AnomaliesPane(Pane):
         sparkline.tooltip = "calls per day, last 14 days of the entity"
 
     def triage(self, status: str, note: str | None = None) -> None:
-        """Store a decision on the selected finding (in a worker; the app is told when it landed)."""
-        finding = self.selected()
-        if not finding:
+        """Store a decision on the selected findings (in a worker; the app is told when it landed)."""
+        findings = self.targets()
+        if not findings:
             self.app.notify("no finding selected", severity="warning")
             return
-        self.write_triage(finding["id"], status, note, f"{finding['detector']} on {finding['entity_label']}")
+        self.marked = set()
+        if len(findings) == 1:
+            (finding,) = findings
+            summary = f"{finding['detector']} on {finding['entity_label']}"
+            self.write_triage(finding["id"], status, note, summary)
+        else:
+            self.write_triages([f["id"] for f in findings], status, note, f"{len(findings)} findings")
 
     # Not exclusive: every decision must land, even when the next one is made before it did.
     @work(thread=True, group="triage")
@@ -170,6 +283,70 @@ class AnomaliesPane(Pane):
             self.post_message(TriageChanged(full_id, status, summary))  # the app answers: see state_changed
 
         self.fetch(store, stored)
+
+    @work(thread=True, group="triage")
+    def write_triages(self, finding_ids: list[str], status: str, note: str | None, summary: str) -> None:
+        """Several decisions in one worker, then one message (for the first; the app reloads all)."""
+
+        def store(cursor: Any) -> list[str]:
+            with self._triage_lock:
+                return [set_triage(cursor, finding_id, status, note) for finding_id in finding_ids]
+
+        def stored(full_ids: list[str]) -> None:
+            self.post_message(TriageChanged(full_ids[0], status, summary))
+
+        self.fetch(store, stored)
+
+    def action_suppress(self) -> None:
+        """Suppress the detector of the finding under the cursor for its entity, asking why."""
+        finding = self.selected()
+        if not finding:
+            self.app.notify("put the cursor on a finding to suppress its detector", severity="warning")
+            return
+        # Deferred: the modals import the command list, which imports the panes.
+        from workbench.tui.screens.modals import PromptScreen
+
+        detector, entity = finding["detector"], finding["entity_id"]
+
+        def done(reason: str | None) -> None:
+            if reason:
+                self.write_suppression(finding["id"], detector, entity, reason)
+
+        question = f"Suppress {detector} for {inert(finding['entity_label'])}: reason?"
+        self.app.push_screen(PromptScreen(question, ""), done)
+
+    @work(thread=True, group="triage")
+    def write_suppression(self, finding_id: str, detector: str, entity: str, reason: str) -> None:
+        def store(cursor: Any) -> int:
+            with self._triage_lock:
+                return add_suppression(cursor, detector, entity, None, reason, detector_names())
+
+        def stored(count: int) -> None:
+            summary = f"{detector} on {entity} ({count} finding(s))"
+            self.post_message(TriageChanged(finding_id, "suppressed", summary))
+
+        self.fetch(store, stored)
+
+
+def incident_detail(incident: Incident) -> Text:
+    """An incident: its score, story, lines and members, each member one line."""
+    detail = Text()
+    style = SEVERITY_STYLE.get(incident.severity, "")
+    detail.append(f"{incident.severity.upper()} {incident.score}  ", style=style)
+    detail.append(f"incident on {inert(incident.entity_label)}\n", style="bold")
+    _field(detail, "incident id", inert(incident.id))
+    _field(detail, "entity", f"{inert(incident.entity_type)} {inert(incident.entity_id)}")
+    window = f"{incident.window_start:%Y-%m-%d %H:%M} to {incident.window_end:%Y-%m-%d %H:%M} UTC"
+    _field(detail, "window", window)
+    _field(detail, "status", f"{incident.status}  ({len(incident.members)} finding(s))")
+    detail.append("\n" + inert(incident.story) + "\n\n")
+    for line in incident.lines:
+        detail.append(f"  {inert(line)}\n")
+    detail.append("\nfindings\n", style="bold underline")
+    for m in incident.members:
+        detail.append(f"{m['severity']} {m['score']} {inert(m['detector'])}: ", style="bold")
+        detail.append(inert(m["explanation"]) + "\n")
+    return detail
 
 
 def finding_detail(f: dict[str, Any]) -> Text:
@@ -206,13 +383,36 @@ def _field(text: Text, label: str, value: str) -> None:
     text.append(value + "\n")
 
 
-def _cells(f: dict[str, Any]) -> list[Text]:
-    """One finding's row."""
+def _key(incident: Incident | None, finding: dict[str, Any] | None) -> str:
+    """A row's key: the finding's id, or the incident's id after INCIDENT_KEY."""
+    if finding is not None:
+        return str(finding["id"])
+    return INCIDENT_KEY + (incident.id if incident else "")
+
+
+def _cells(f: dict[str, Any], indent: bool = False, marked: bool = False) -> list[Text]:
+    """One finding's row (INDENT: under its incident)."""
     return [
-        literal(f["severity"], SEVERITY_STYLE.get(f["severity"], "")),
+        literal((MARK if marked else "") + f["severity"], SEVERITY_STYLE.get(f["severity"], "")),
         literal(str(f["score"])),
-        literal(f["detector"]),
+        literal(("  " if indent else "") + f["detector"]),
         literal(f["entity_label"]),
         literal(f["window_start"]),
         literal(f["status"]),
+        literal(""),
+        literal(""),
+    ]
+
+
+def _incident_cells(incident: Incident, expanded: bool, marked: bool = False) -> list[Text]:
+    """One incident's row: its members' count, and its story."""
+    return [
+        literal((MARK if marked else "") + incident.severity, SEVERITY_STYLE.get(incident.severity, "")),
+        literal(str(incident.score)),
+        literal(("\u25be " if expanded else "\u25b8 ") + "incident"),
+        literal(incident.entity_label),
+        literal(incident.window_start),
+        literal(incident.status),
+        literal(str(len(incident.members))),
+        literal(incident.story),
     ]
