@@ -254,8 +254,10 @@ async def test_tui_shows_markup_and_escapes_literally(db: Path, tmp_path: Path, 
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.press("2")
         await settle(pilot, app)
-        labels = [f["entity_label"] for f in app.pane("anomalies").rows]
-        app.query_one("#anomalies").move_cursor(row=labels.index(APP_NAME))
+        # A finding row (not its incident's row) of the hostile app.
+        shown = app.pane("anomalies").shown
+        row = next(r for r, (_, f) in enumerate(shown) if f is not None and f["entity_label"] == APP_NAME)
+        app.query_one("#anomalies").move_cursor(row=row)
         await pilot.press("c")  # the triage toast names the hostile app
         await settle(pilot, app)
         assert any("Evil\u241b]52" in m and "[link=https://evil.example]" in m for m in toasts(app))
