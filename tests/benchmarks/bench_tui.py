@@ -37,8 +37,7 @@ async def settled(app: WorkbenchApp) -> None:
 
 async def measure(db: Path, screenshot: Path | None) -> None:
     started = time.perf_counter()
-    con = open_store(db)
-    app = WorkbenchApp(con, db)
+    app = WorkbenchApp(db)
     gaps: list[float] = []
     last = [time.perf_counter()]
 
@@ -68,7 +67,7 @@ async def measure(db: Path, screenshot: Path | None) -> None:
             await settled(app)
             await pilot.pause()
             screenshot.write_text(app.export_screenshot())
-    con.close()
+    app.store.close()
     events = open_store(db).execute("SELECT count(*) FROM events").fetchall()[0][0]
     print(f"store: {events:,} events, {table.row_count} findings")
     print(f"first paint: {first_paint:.2f} s")

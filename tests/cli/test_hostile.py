@@ -246,11 +246,10 @@ def toasts(app) -> list[str]:  # type: ignore[no-untyped-def]
 async def test_tui_shows_markup_and_escapes_literally(db: Path, tmp_path: Path, monkeypatch) -> None:
     from rich.text import Text
 
-    from workbench.store.db import open_store
     from workbench.tui.app import WorkbenchApp
 
     monkeypatch.setenv("WORKBENCH_TUI_SETTINGS", str(tmp_path / "tui.json"))
-    app = WorkbenchApp(open_store(db), db)
+    app = WorkbenchApp(db)
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.press("2")
         await settle(pilot, app)
@@ -288,7 +287,7 @@ async def test_tui_shows_markup_and_escapes_literally(db: Path, tmp_path: Path, 
             assert_inert(message, "toast")
         screen = app.export_screenshot()
         assert "[link=https://evil.example]" in screen and "\x1b]52" not in screen
-    app.con.close()
+    app.store.close()
 
 
 def test_tui_that_crashes_exits_non_zero(db: Path, tmp_path: Path, monkeypatch) -> None:
@@ -381,12 +380,11 @@ def test_console_streams_a_huge_result(db: Path) -> None:
 
 
 async def test_tui_console_is_read_only(db: Path, tmp_path: Path, monkeypatch) -> None:
-    from workbench.store.db import open_store
     from workbench.tui.app import WorkbenchApp
 
     monkeypatch.setenv("WORKBENCH_TUI_SETTINGS", str(tmp_path / "tui.json"))
     before = count(db, "SELECT count(*) FROM findings")
-    app = WorkbenchApp(open_store(db), db)
+    app = WorkbenchApp(db)
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.press("6")
         await settle(pilot, app)
@@ -406,7 +404,7 @@ async def test_tui_console_is_read_only(db: Path, tmp_path: Path, monkeypatch) -
         await pilot.press("enter")
         await settle(pilot, app)
         assert str(app.query_one("#query-status").render()).startswith("1,000 of 20,000,000 rows")
-    app.con.close()
+    app.store.close()
     assert count(db, "SELECT count(*) FROM findings") == before
     assert count(db, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'triage'") == 1
     assert not (tmp_path / "out.csv").exists()

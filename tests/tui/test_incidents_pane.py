@@ -96,7 +96,7 @@ async def test_marking_an_incident_and_a_finding_triages_all_of_them(db: Path) -
             other.finding_ids[0],
         }
         assert next(i for i in pane.incidents if i.id == gainsight.id).status == "confirmed"
-    app.con.close()
+    app.store.close()
     listed = runner.invoke(cli, ["findings", "--status", "confirmed", "--format", "json", "--db", str(db)])
     assert listed.exit_code == 0, listed.output
     assert {f["id"] for f in json.loads(listed.stdout)} == {*gainsight.finding_ids, other.finding_ids[0]}
@@ -138,7 +138,7 @@ async def test_suppress_a_detector_for_an_entity_from_the_pane(db: Path) -> None
         assert not covered & {f["id"] for f in pane.every}
         assert len(pane.every) == before - len(covered)
         assert f"{before - len(covered)} of {before - len(covered)} finding(s)" in str(table.border_title)
-    app.con.close()
+    app.store.close()
     con = open_store(db)
     rows = con.execute("SELECT detector, entity_id, reason FROM suppressions").fetchall()
     con.close()

@@ -63,6 +63,13 @@ async def test_escape_leaves_an_input_and_digits_then_switch_panes(db: Path) -> 
         await pilot.press("3")
         assert app.active == "timeline"
         assert app.query_one("#anomaly-filter", Input).value == "b1"
+        # With no box to leave and nothing running, escape walks back where we came from.
+        await pilot.press("escape")
+        assert app.active == "anomalies"
+        await pilot.press("escape")
+        assert app.active == "overview"
+        await pilot.press("escape")  # the first pane: escape stays (only q quits)
+        assert app.active == "overview" and app.is_running
 
 
 async def test_fast_pane_keys_land_where_asked(db: Path) -> None:

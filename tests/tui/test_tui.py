@@ -51,7 +51,7 @@ def db(demo_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def make_app(db: Path) -> WorkbenchApp:
-    return WorkbenchApp(open_store(db), db)
+    return WorkbenchApp(db)
 
 
 async def settle(pilot, app: WorkbenchApp) -> None:  # type: ignore[no-untyped-def]
@@ -125,7 +125,7 @@ async def test_triage_in_the_tui_is_visible_to_the_cli(db: Path) -> None:
         await pilot.pause()
         await pilot.press(*"token abuse confirmed", "enter")
         await settle(pilot, app)
-    app.con.close()
+    app.store.close()
     listed = runner.invoke(cli, ["findings", "--status", "confirmed", "--format", "json", "--db", str(db)])
     (found,) = json.loads(listed.stdout)
     assert found["id"] == first["id"] and found["note"] == "token abuse confirmed"
@@ -215,10 +215,9 @@ async def test_queries_pane_runs_read_only_sql_with_a_row_cap(db: Path) -> None:
         await pilot.press("enter")
         await settle(pilot, app)  # an error is a notification, not a crash
         assert app.is_running
-    assert (
-        app.con.execute("SELECT count(*) FROM events").fetchall()[0][0] == 170_875
-    )  # the DELETE did not stick
-    app.con.close()
+    with app.store.reading() as cursor:  # the DELETE did not stick
+        assert cursor.execute("SELECT count(*) FROM events").fetchall()[0][0] == 170_875
+    app.store.close()
 
 
 async def test_report_preview_and_export(db: Path, tmp_path: Path) -> None:
@@ -366,14 +365,14 @@ async def test_triage_is_written_by_a_worker_and_seen_by_findings(
         await pilot.press("b")
         await settle(pilot, app)
         # Written off the UI thread, on a cursor of its own, then announced by a message.
-        ((thread, con),) = writers
-        assert thread != threading.main_thread().name and con is not app.con
+        ((thread, _),) = writers
+        assert thread != threading.main_thread().name
         (changed,) = posted_once(posted, TriageChanged)
         assert (changed.finding_id, changed.status) == (first["id"], "benign")
         assert app.state.triage_version == 1
         shown = next(f for f in app.pane(AnomaliesPane).rows if f["id"] == first["id"])
         assert shown["status"] == "benign"  # the pane reloaded on the state change
-    app.con.close()
+    app.store.close()
     listed = runner.invoke(cli, ["findings", "--status", "benign", "--format", "json", "--db", str(db)])
     assert listed.exit_code == 0, listed.output
     assert [f["id"] for f in json.loads(listed.stdout)] == [first["id"]]

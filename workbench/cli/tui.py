@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from workbench.cli.common import (
+    EXIT_BUSY,
     ConfigOption,
     DbOption,
     checked,
@@ -29,8 +30,6 @@ from workbench.render import shell_command
 from workbench.store.db import resolve_db_path
 
 if TYPE_CHECKING:
-    import duckdb
-
     from workbench.config import Settings
 
 commands = typer.Typer()
@@ -45,8 +44,7 @@ def tui(db: DbOption = None, config: ConfigOption = None) -> None:
     if db is None and not resolve_db_path(None).exists():
         remembered = tui_settings.load().get("db")
         db = Path(remembered) if isinstance(remembered, str) and Path(remembered).exists() else None
-    with opened(db) as con:
-        run_tui(con, resolve_db_path(db), configured)
+    run_tui(resolve_db_path(db), configured)
 
 
 @commands.command()
@@ -75,17 +73,23 @@ def demo(
             f"scan, {built.scan.days.describe()}: {built.scan.findings.height} finding(s), {built.serious} "
             "high or critical (the planted incident: sample_logs/README.md)"
         )
-        if open_tui and sys.stdin.isatty() and sys.stdout.isatty():
-            run_tui(con, db, configured)
-            return
+    if open_tui and sys.stdin.isatty() and sys.stdout.isatty():
+        run_tui(db, configured)  # after the build let go of the store: the TUI reads it shared
+        return
     tui_command = shell_command("uv", "run", "workbench", "tui", "--db", db)
     say(f"Next: {tui_command}   or   {shell_command('uv', 'run', 'workbench', 'scan', '--db', db)}")
 
 
-def run_tui(con: duckdb.DuckDBPyConnection, db: Path, configured: Settings) -> None:
+def run_tui(db: Path, configured: Settings) -> None:
     """Run the TUI; if it stopped on an error (Textual has printed it), exit 1 with one line."""
+    from workbench.store.db import DatabaseBusy, StoreError
     from workbench.tui.app import run
 
-    code = run(con, db, configured)
+    try:
+        code = run(db, configured)
+    except DatabaseBusy as exc:
+        raise fail(str(exc), EXIT_BUSY) from None
+    except StoreError as exc:
+        raise fail(str(exc)) from None
     if code:
         raise fail("the TUI stopped on an unexpected error (shown above)", code)

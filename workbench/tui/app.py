@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar, overload
 
-import duckdb
 from textual import events, on
 from textual.app import App, ComposeResult
 from textual.notifications import SeverityLevel
@@ -29,6 +28,8 @@ from workbench.console import lock_down
 from workbench.files import describe_os_error, write_atomic
 from workbench.investigate.scope import Scope
 from workbench.render import inert
+from workbench.store.queries import first_row
+from workbench.store.shared import SharedStore
 from workbench.times import TimeError, parse_moment
 from workbench.tui import settings as saved
 from workbench.tui.commands import COMMANDS, WorkbenchCommands, bindings, widget_commands, with_keys
@@ -55,19 +56,20 @@ class WorkbenchApp(App[None]):
     COMMANDS = App.COMMANDS | {WorkbenchCommands}
 
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, db_path: Path, settings: Settings | None = None
+        self, db_path: Path, settings: Settings | None = None, store: SharedStore | None = None
     ) -> None:
+        """Open the app on the store at DB_PATH: read-only, so other commands can read it too
+        (raises workbench.store.db.StoreError, or DatabaseBusy while another process writes)."""
         super().__init__()
-        self.con = con
         self.db_path = db_path
-        # The Queries pane's console shares this process's store instance (DuckDB allows no second,
-        # read-only one beside it), so the instance itself is kept to the store's own files.
-        if not con.execute("SELECT current_setting('lock_configuration')").fetchall()[0][0]:
-            lock_down(con, db_path)
+        # The Queries pane's console shares this process's store instance, so the instance
+        # itself is kept to the store's own files.
+        self.store = store or SharedStore(db_path, prepare=lambda con: lock_down(con, db_path))
         self.settings = settings or Settings()
-        last = con.execute("SELECT max(last_ts) FROM hourly_activity").fetchall()[0][0]
+        with self.store.reading() as cursor:
+            last = first_row(cursor.execute("SELECT max(last_ts) FROM hourly_activity"))[0]
         self.state = WorkbenchState(focus_time=last or datetime(2025, 1, 1))
-        self.context = PaneContext(state=lambda: self.state, cursor=self.cursor, settings=self.settings)
+        self.context = PaneContext(state=lambda: self.state, store=self.store, settings=self.settings)
         self.running = self.context.running
         self.history: list[str] = []
         self.sub_title = inert(db_path)
@@ -153,10 +155,6 @@ class WorkbenchApp(App[None]):
     def on_unmount(self) -> None:
         gc.unfreeze()  # let everything be collected normally again once the UI is gone
         gc.set_threshold(700, 10, 10)
-
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A cursor of its own for a worker thread."""
-        return self.con.cursor()
 
     @overload
     def pane(self, kind: type[P]) -> P: ...
@@ -259,16 +257,19 @@ class WorkbenchApp(App[None]):
         self.pane(self.active).load()
 
     def action_cancel_work(self) -> None:
-        """Escape: interrupt the running queries, and leave a text box (its pane keeps the keys)."""
+        """Escape: interrupt the running queries, and leave a text box (its pane keeps the keys);
+        with neither to do, go back to the pane you came from (unlike `q`, it never quits)."""
         interrupted = self.running.interrupt()
+        if interrupted:
+            self.notify(f"cancelled: {', '.join(sorted(set(interrupted)))}", timeout=3)
         if isinstance(self.focused, Input):
             pane = self.pane(self.active)
             if pane.FOCUS and not isinstance(self.query_one(pane.FOCUS), Input):
                 self.query_one(pane.FOCUS).focus()
             else:
                 self.set_focus(None)
-        if interrupted:
-            self.notify(f"cancelled: {', '.join(sorted(set(interrupted)))}", timeout=3)
+        elif not interrupted and self.history:
+            self.action_go_back()
 
     async def action_quit(self) -> None:
         """ctrl+q: interrupt whatever runs (its worker thread would hold the exit), then leave."""
@@ -330,9 +331,12 @@ def binding_ids() -> set[str]:
     }
 
 
-def run(con: duckdb.DuckDBPyConnection, db_path: Path, settings: Settings) -> int:
-    """Open the TUI on an open store (blocks until the user quits); the exit code: 0, or non-zero
+def run(db_path: Path, settings: Settings) -> int:
+    """Open the TUI on the store (blocks until the user quits); the exit code: 0, or non-zero
     if the app stopped on an unhandled error."""
-    app = WorkbenchApp(con, db_path, settings)
-    app.run()
+    app = WorkbenchApp(db_path, settings)
+    try:
+        app.run()
+    finally:
+        app.store.close()
     return app.return_code or 0

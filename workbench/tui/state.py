@@ -7,10 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import duckdb
-
 from workbench.config import Settings
 from workbench.investigate.scope import Scope
+from workbench.store.shared import SharedStore
 from workbench.tui.work import RunningQueries
 
 
@@ -30,12 +29,12 @@ class WorkbenchState:
 
 @dataclass(frozen=True)
 class PaneContext:
-    """What the app hands each pane: the current state, a cursor per worker, the settings."""
+    """What the app hands each pane: the current state, the store, the settings."""
 
     state: Callable[[], WorkbenchState]
     """The state now (the app replaces the object, so panes ask each time)."""
-    cursor: Callable[[], duckdb.DuckDBPyConnection]
-    """A DuckDB cursor of its own, for one worker thread."""
+    store: SharedStore
+    """The store: a read-only cursor per worker, read-write only while a worker writes."""
     settings: Settings
     running: RunningQueries = field(default_factory=RunningQueries)
     """The cursors in use now: what Escape and quit interrupt."""

@@ -4,7 +4,9 @@ Every query a pane or screen runs goes through `Loader.fetch`: a thread worker t
 of its own, registers it in `RunningQueries` while the query runs (so Escape and quit can call
 DuckDB's `interrupt()` on exactly that cursor), and hands the result back to the UI thread as a
 `Fetched` message. Posting a message never blocks, so a worker finishing while the app quits ends
-quietly instead of waiting on a UI loop that is gone.
+quietly instead of waiting on a UI loop that is gone. Cursors are read-only: the store is taken
+read-write only while a worker writes, so other commands can read it while the TUI is open
+(`workbench.store.shared`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from textual.message import Message
 from textual.message_pump import MessagePump
 
 from workbench.render import inert
+from workbench.store.shared import SharedStore
 
 T = TypeVar("T")
 
@@ -78,7 +81,7 @@ class Loader(MessagePump):
     """Mixed into panes and screens: `fetch` runs a query in a worker, tracked and cancellable."""
 
     running: RunningQueries
-    cursor_factory: Callable[[], duckdb.DuckDBPyConnection]
+    store: SharedStore
     LABEL = "query"
 
     def fetch(
@@ -86,21 +89,25 @@ class Loader(MessagePump):
         compute: Callable[[duckdb.DuckDBPyConnection], T],
         show: Callable[[T], None],
         label: str | None = None,
+        writes: bool = False,
     ) -> None:
         """In a worker thread: COMPUTE with a cursor of its own, then SHOW on the UI thread (an
-        interrupted query calls `cancelled`, an error `fail`; neither crashes the app)."""
-        cursor = self.cursor_factory()
+        interrupted query calls `cancelled`, an error `fail`; neither crashes the app). WRITES:
+        COMPUTE gets the store read-write (waiting for other workers' reads, and retrying while
+        another process holds the store)."""
+        held = self.store.writing() if writes else self.store.reading()
+        cursor: duckdb.DuckDBPyConnection | None = None
         try:
-            with self.running.track(label or self.LABEL, cursor):
+            with held as cursor, self.running.track(label or self.LABEL, cursor):
                 data = compute(cursor)
         except Exception as exc:
-            if self.running.was_interrupted(cursor) or isinstance(exc, duckdb.InterruptException):
+            if (cursor is not None and self.running.was_interrupted(cursor)) or isinstance(
+                exc, duckdb.InterruptException
+            ):
                 self.post_message(Fetched(self.cancelled, ()))
             else:
                 self.post_message(Fetched(self.fail, (exc,)))
             return
-        finally:
-            cursor.close()
         if self.running.was_interrupted(cursor):  # interrupted between statements: nothing to show
             self.post_message(Fetched(self.cancelled, ()))
             return

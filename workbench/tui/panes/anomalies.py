@@ -282,7 +282,7 @@ class AnomaliesPane(Pane):
         def stored(full_id: str) -> None:
             self.post_message(TriageChanged(full_id, status, summary))  # the app answers: see state_changed
 
-        self.fetch(store, stored)
+        self.fetch(store, stored, "saving triage", writes=True)
 
     @work(thread=True, group="triage")
     def write_triages(self, finding_ids: list[str], status: str, note: str | None, summary: str) -> None:
@@ -295,7 +295,7 @@ class AnomaliesPane(Pane):
         def stored(full_ids: list[str]) -> None:
             self.post_message(TriageChanged(full_ids[0], status, summary))
 
-        self.fetch(store, stored)
+        self.fetch(store, stored, "saving triage", writes=True)
 
     def action_suppress(self) -> None:
         """Suppress the detector of the finding under the cursor for its entity, asking why."""
@@ -325,7 +325,7 @@ class AnomaliesPane(Pane):
             summary = f"{detector} on {entity} ({count} finding(s))"
             self.post_message(TriageChanged(finding_id, "suppressed", summary))
 
-        self.fetch(store, stored)
+        self.fetch(store, stored, "saving suppression", writes=True)
 
 
 def incident_detail(incident: Incident) -> Text:

@@ -55,7 +55,7 @@ class Pane(Loader, Vertical):
         super().__init__(**kwargs)
         self.context = context
         self.running: RunningQueries = context.running
-        self.cursor_factory = context.cursor
+        self.store = context.store
 
     @property
     def state(self) -> WorkbenchState:

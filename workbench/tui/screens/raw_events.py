@@ -40,7 +40,7 @@ class RawEventsScreen(Loader, Screen[None]):
         super().__init__()
         self.context = context
         self.running = context.running
-        self.cursor_factory = context.cursor
+        self.store = context.store
         self.scope = scope
         self.start_row = 0
         self.more = False
