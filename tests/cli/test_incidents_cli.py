@@ -83,3 +83,17 @@ def test_tables_print_incidents_first_and_by_finding_gives_the_flat_list(db: Pat
     assert scanned.index("Incidents: 1") < scanned.index("Findings:")
     markdown = invoke("scan", "--db", str(db), "--all", "--format", "markdown", "--min-severity", "high")
     assert markdown.index("# Incidents: 1") < markdown.index("# Findings")
+
+
+def test_triage_of_an_incident_id_decides_every_finding_in_it(db: Path) -> None:
+    top = json.loads(invoke("incidents", "--db", str(db), "--format", "json"))[0]
+    stored = json.loads(invoke("findings", "--db", str(db), "--format", "json"))
+    members = {f["id"] for f in stored if f["incident_id"] == top["id"]}
+    assert len(members) > 1
+    said = invoke("triage", top["id"][:8], "--status", "confirmed", "--note", "ticket 7", "--db", str(db))
+    assert f"incident {top['id']} ({len(members)} findings): confirmed" in said
+    after = json.loads(invoke("findings", "--db", str(db), "--format", "json"))
+    decided = {f["id"] for f in after if f["status"] == "confirmed" and f["note"] == "ticket 7"}
+    assert decided == members  # the incident's findings, and no other
+    unknown = runner.invoke(app, ["triage", "ffffffffff", "--status", "benign", "--db", str(db)])
+    assert unknown.exit_code == 2 and "no finding with id" in unknown.output

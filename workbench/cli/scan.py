@@ -288,17 +288,25 @@ def incidents(
 
 @commands.command()
 def triage(
-    finding_id: Annotated[str, typer.Argument(help="Finding id (or a unique prefix of 6+ characters).")],
+    finding_id: Annotated[
+        str,
+        typer.Argument(metavar="ID", help="Finding or incident id (or a unique prefix of 6+ characters)."),
+    ],
     status: Annotated[TriageStatus, typer.Option(help="The decision.")],
     note: Annotated[str | None, typer.Option(help="Why (kept with the finding).")] = None,
     db: DbOption = None,
 ) -> None:
-    """Record a triage decision on a finding; re-scans keep it."""
-    from workbench.store.findings import FindingError, set_triage
+    """Record a triage decision on a finding, or on every finding of an incident; re-scans keep it."""
+    from workbench.store.findings import FindingError, set_triage, triage_members
 
     with opened(db) as con:
-        full = checked(lambda: set_triage(con, finding_id, status.value, note), FindingError)
-    say(f"{full}: {status.value}" + (f" ({note})" if note else ""))
+        incident, members = checked(lambda: triage_members(con, finding_id), FindingError)
+        con.execute("BEGIN")  # an incident's findings change together or not at all
+        for member in members:
+            set_triage(con, member, status.value, note)
+        con.execute("COMMIT")
+    what = f"incident {incident} ({len(members)} findings)" if incident else members[0]
+    say(f"{what}: {status.value}" + (f" ({note})" if note else ""))
 
 
 @commands.command()

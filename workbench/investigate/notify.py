@@ -11,11 +11,8 @@ import hashlib
 import json
 import os
 import re
-import smtplib
-import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -121,6 +118,8 @@ def _inert_data(value: Any) -> Any:
 
 
 def _post_json(url: str, payload: Any) -> None:
+    import urllib.request  # here, not at the top: with ssl it adds to every scan's start-up
+
     request = urllib.request.Request(
         url,
         data=json.dumps(payload, default=iso).encode(),
@@ -139,6 +138,9 @@ def _send(target: Target, findings: list[dict[str, Any]], smtp: SmtpSettings) ->
     elif target.kind == "webhook":
         _post_json(target.address, {"findings": _inert_data(json.loads(to_json(findings)))})
     else:
+        import smtplib  # here, not at the top: with ssl it adds to every scan's start-up
+        from email.message import EmailMessage
+
         message = EmailMessage()
         worst = max(findings, key=lambda f: SEVERITIES.index(f["severity"]))
         message["Subject"] = inert(

@@ -159,6 +159,32 @@ def resolve_id(con: duckdb.DuckDBPyConnection, prefix: str) -> str:
     return matches[0]
 
 
+def triage_members(con: duckdb.DuckDBPyConnection, prefix: str) -> tuple[str | None, list[str]]:
+    """What an id given to `triage` names: (None, [the finding]) for a finding id or a unique
+    prefix, (the incident id, [its findings]) for an incident's; FindingError if it names
+    nothing or more than one thing."""
+    if len(prefix) < 6:
+        raise FindingError(f"id {prefix!r} is too short: give at least 6 characters")
+    incidents = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT incident_id FROM finding_incidents WHERE starts_with(incident_id, ?)", [prefix]
+        ).fetchall()
+    ]
+    findings = [
+        r[0] for r in con.execute("SELECT id FROM findings WHERE starts_with(id, ?)", [prefix]).fetchall()
+    ]
+    if (incidents and findings) or len(incidents) > 1:
+        named = [f"incident {i}" for i in incidents[:3]] + [f"finding {f}" for f in findings[:3]]
+        raise FindingError(f"id {prefix!r} is ambiguous: {', '.join(named)}")
+    if not incidents:
+        return None, [resolve_id(con, prefix)]
+    members = con.execute(
+        "SELECT finding_id FROM finding_incidents WHERE incident_id = ? ORDER BY finding_id", [incidents[0]]
+    ).fetchall()
+    return incidents[0], [r[0] for r in members]
+
+
 def set_triage(
     con: duckdb.DuckDBPyConnection, finding: str, status: str, note: str | None = None, by: str | None = None
 ) -> str:
