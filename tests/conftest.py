@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -10,6 +11,15 @@ import pytest
 from mmdb_writer import MMDBWriter
 
 from workbench.store.db import open_store
+
+
+def copy_store(source: Path, target: Path) -> Path:
+    """Copy a store as a user must: the DuckDB file and its event partitions folder beside it."""
+    shutil.copy(source, target)
+    folder = source.with_name(source.name + "-events")
+    if folder.is_dir():
+        shutil.copytree(folder, target.with_name(target.name + "-events"))
+    return target
 
 
 def quoted_csv(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

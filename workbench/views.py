@@ -13,7 +13,7 @@ from workbench.inventory import inventory
 from workbench.investigate.incidents import Incident, incidents_of
 from workbench.render import inert
 from workbench.store.findings import load_findings
-from workbench.store.queries import describe_query, load_query, named_queries, query_frame
+from workbench.store.queries import describe_query, named_queries, query_frame
 from workbench.store.status import StoreStatus, store_status
 from workbench.times import TimeError, parse_moment
 
@@ -222,21 +222,104 @@ RAW_EVENT_COLUMNS = (
 )
 
 
+EventKey = tuple[datetime, str, str, str, str]
+"""Where a raw event sits in the listing's order, and which one it is: (ts, request id, event type,
+org, content key), NULLs as ''. The store keeps one row per (org, event type, ts, request id,
+content key) (a content key only where there is no request id), so the key is unique."""
+
+_KEY_COLUMNS = (
+    "ts",
+    "coalesce(request_id, '')",
+    "event_type",
+    "org_id",
+    "coalesce(content_key, '')",
+)
+_KEY_PARAMS = ("key_ts", "key_request", "key_type", "key_org", "key_content")
+
+# Keyset paging: a page starts after the last row shown (or ends before the first one), so a deep
+# page costs what the first one does (LIMIT/OFFSET reads and sorts every row it skips). The plain
+# `ts >=`/`ts <=` term lets DuckDB skip row groups by their min/max timestamps.
+_RAW_EVENTS_PAGE = f"""
+SELECT ts AS time,
+       coalesce(user_name, user_id) AS "user",
+       effective_ip(client_ip, source_ip) AS address,
+       entity_name AS object,
+       coalesce(api_resource, api_family) AS resource,
+       status_code AS status,
+       coalesce(client_name, connected_app_name, user_agent) AS client,
+       request_id,
+       event_type,
+       {", ".join(_KEY_COLUMNS)}
+  FROM events
+ WHERE ($entity IS NULL
+        OR left(connected_app_id, 15) = left($entity, 15)
+        OR (connected_app_id IS NULL AND left(user_id, 15) = left($entity, 15)))
+   AND ($ip IS NULL OR effective_ip(client_ip, source_ip) = $ip)
+   AND ($start IS NULL OR ts >= $start)
+   AND ($end IS NULL OR ts < $end)
+   AND ($key_ts IS NULL OR ts {{bound}}= $key_ts)
+   AND ($key_ts IS NULL OR ({", ".join(_KEY_COLUMNS)}) {{bound}} ({", ".join("$" + p for p in _KEY_PARAMS)}))
+ ORDER BY {", ".join(f"{c} {{direction}}" for c in _KEY_COLUMNS)}
+ LIMIT $limit
+"""
+_RAW_EVENTS_NEXT = _RAW_EVENTS_PAGE.format(bound=">", direction="ASC")
+_RAW_EVENTS_PREVIOUS = _RAW_EVENTS_PAGE.format(bound="<", direction="DESC")
+
+
+@dataclass(frozen=True)
+class EventsPage:
+    """One page of raw events, in time order, and whether the scope has rows on either side."""
+
+    rows: list[tuple[Any, ...]]
+    """The RAW_EVENT_COLUMNS of each event."""
+    keys: list[EventKey]
+    """Each row's key: page on after the last, back before the first."""
+    before: bool
+    """Rows exist before the first."""
+    after: bool
+    """Rows exist after the last."""
+
+    @property
+    def first(self) -> EventKey | None:
+        return self.keys[0] if self.keys else None
+
+    @property
+    def last(self) -> EventKey | None:
+        return self.keys[-1] if self.keys else None
+
+
 def raw_events(
-    con: duckdb.DuckDBPyConnection, scope: EventScope, offset: int, limit: int
-) -> tuple[list[tuple[Any, ...]], bool]:
-    """One page of the raw events in SCOPE, by time: LIMIT rows from OFFSET (never the whole
-    scope), and whether there are more after them."""
-    params = {
+    con: duckdb.DuckDBPyConnection,
+    scope: EventScope,
+    limit: int,
+    after: EventKey | None = None,
+    before: EventKey | None = None,
+) -> EventsPage:
+    """One page of the raw events in SCOPE, by time (never the whole scope): the first LIMIT rows,
+    the LIMIT rows right AFTER a row's key (the next page), or those right BEFORE one (the
+    previous page); keyset paging, so every page costs the same however deep it is."""
+    if after is not None and before is not None:
+        raise ValueError("page after a row or before one, not both")
+    key = after or before
+    params: dict[str, Any] = {
         "entity": scope.entity_id,
         "ip": scope.ip,
         "start": scope.start,
         "end": scope.end,
         "limit": limit + 1,
-        "offset": offset,
+        **dict(zip(_KEY_PARAMS, key or (None,) * len(_KEY_PARAMS), strict=True)),
     }
-    rows = con.execute(load_query("raw_events_page"), params).fetchall()
-    return rows[:limit], len(rows) > limit
+    found = con.execute(_RAW_EVENTS_PREVIOUS if before else _RAW_EVENTS_NEXT, params).fetchall()
+    more = len(found) > limit
+    found = found[:limit]
+    if before:
+        found.reverse()
+    width = len(RAW_EVENT_COLUMNS)
+    rows = [row[:width] for row in found]
+    keys: list[EventKey] = [tuple(row[width:]) for row in found]  # type: ignore[misc]
+    if before:
+        return EventsPage(rows, keys, before=more, after=True)
+    return EventsPage(rows, keys, before=after is not None, after=more)
 
 
 def entities(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

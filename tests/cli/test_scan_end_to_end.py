@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import LOGIN_HEADER, LOGIN_ROW, gainsight_app_id, quoted_csv
+from tests.conftest import LOGIN_HEADER, LOGIN_ROW, copy_store, gainsight_app_id, quoted_csv
 from workbench.cli import app
 from workbench.sources.local import ingest_paths
 
@@ -31,7 +30,7 @@ def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def db(sample_db: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "scan.duckdb"
-    shutil.copy(sample_db, copy)
+    copy_store(sample_db, copy)
     return copy
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 from netaddr import IPSet
 from typer.testing import CliRunner
 
-from tests.conftest import mmdb_writer
+from tests.conftest import copy_store, mmdb_writer
 from tests.detect.test_detectors_store import APP, END, TOR_IP, Logs, days_before, fired, scan
 from workbench.cli import app
 from workbench.config import CatalogEntry, EnrichConfig, Settings
@@ -160,7 +159,7 @@ def enriched_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_demo_enrichment_lights_up_the_incident(enriched_db: Path, tmp_path: Path) -> None:
     db = tmp_path / "copy.duckdb"
-    shutil.copy(enriched_db, db)
+    copy_store(enriched_db, db)
     result = runner.invoke(app, ["scan", "--db", str(db), "--format", "json", "--since", "2025-10-18"])
     findings = json.loads(result.stdout)
     geo = {f["detector"] for f in findings if f["severity"] in ("high", "critical")}
@@ -175,7 +174,7 @@ def test_demo_enrichment_lights_up_the_incident(enriched_db: Path, tmp_path: Pat
 
 def test_ip_command_reports_one_address(enriched_db: Path, tmp_path: Path) -> None:
     db = tmp_path / "copy.duckdb"
-    shutil.copy(enriched_db, db)
+    copy_store(enriched_db, db)
     runner.invoke(app, ["scan", "--db", str(db)])
     result = runner.invoke(app, ["ip", "185.220.101.164", "--db", str(db), "--format", "json"])
     assert result.exit_code == 0, result.output
@@ -189,7 +188,7 @@ def test_ip_command_reports_one_address(enriched_db: Path, tmp_path: Path) -> No
 
 def test_enrich_command_is_incremental_and_reports_bad_sources(enriched_db: Path, tmp_path: Path) -> None:
     db = tmp_path / "copy.duckdb"
-    shutil.copy(enriched_db, db)
+    copy_store(enriched_db, db)
     sample = ROOT / "sample_logs" / "enrichment"
     args = [
         "enrich",

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import gainsight_app_id
+from tests.conftest import copy_store, gainsight_app_id
 from workbench.cli import app
 from workbench.findings import Finding, findings_frame
 from workbench.investigate.incidents import load_incidents, recurrence
@@ -137,10 +137,9 @@ def test_recurrence_wording() -> None:
 
 
 def test_incident_ids_are_stable_across_rescans(sample_db: Path, tmp_path: Path) -> None:
-    import shutil
 
     copy = tmp_path / "again.duckdb"
-    shutil.copy(sample_db, copy)
+    copy_store(sample_db, copy)
     con = open_store(copy, read_only=True)
     before = {f["id"]: f["incident_id"] for f in load_findings(con)}
     con.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import API_TOTAL_USAGE_HEADER, api_row, gainsight_app_id, write_log
+from tests.conftest import API_TOTAL_USAGE_HEADER, api_row, copy_store, gainsight_app_id, write_log
 from workbench.cli import app
 from workbench.investigate.ioc import parse_iocs
 
@@ -32,7 +31,7 @@ def scanned_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def db(scanned_db: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "copy.duckdb"
-    shutil.copy(scanned_db, copy)
+    copy_store(scanned_db, copy)
     return copy
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import shutil
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import gainsight_app_id
+from tests.conftest import copy_store, gainsight_app_id
 from workbench.cli import app
 
 runner = CliRunner()
@@ -31,7 +30,7 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def db(scanned: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "copy.duckdb"
-    shutil.copy(scanned, copy)
+    copy_store(scanned, copy)
     return copy
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from tests.conftest import copy_store
 from tests.tui.test_investigate import svg_text
 from tests.tui.test_tui import SIZE, cell_text, demo_db, make_app, screen_text, settle  # noqa: F401
 from workbench.cli import app as cli
@@ -22,7 +22,7 @@ runner = CliRunner()
 def db(demo_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:  # noqa: F811
     monkeypatch.setenv("WORKBENCH_TUI_SETTINGS", str(tmp_path / "tui.json"))
     copy = tmp_path / "demo.duckdb"
-    shutil.copy(demo_db, copy)
+    copy_store(demo_db, copy)
     return copy
 
 

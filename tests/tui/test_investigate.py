@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
+from tests.conftest import copy_store
 from tests.tui.test_tui import SIZE, cell_text, demo_db, make_app, screen_text, settle  # noqa: F401
+from workbench.store.db import open_store
 from workbench.tui.panes.anomalies import AnomaliesPane
 from workbench.tui.screens.raw_events import RawEventsScreen
 from workbench.tui.widgets.table import SEVERITY_RANK
@@ -24,11 +26,10 @@ LONG_QUERY = "SELECT count(*) FROM range(10000000000) WHERE hash(range) % 7 = 3"
 
 @pytest.fixture
 def db(demo_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:  # noqa: F811
-    import shutil
 
     monkeypatch.setenv("WORKBENCH_TUI_SETTINGS", str(tmp_path / "tui.json"))
     copy = tmp_path / "demo.duckdb"
-    shutil.copy(demo_db, copy)
+    copy_store(demo_db, copy)
     return copy
 
 
@@ -225,12 +226,12 @@ async def test_raw_events_are_paged_from_the_store(db: Path, monkeypatch: pytest
     from workbench import views
     from workbench.tui.screens import raw_events
 
-    asked: list[tuple[int, int]] = []
+    asked: list[tuple[int, bool, bool]] = []
     real = views.raw_events
 
-    def recording(con, scope, offset, limit):  # type: ignore[no-untyped-def]
-        asked.append((offset, limit))
-        return real(con, scope, offset, limit)
+    def recording(con, scope, limit, after=None, before=None):  # type: ignore[no-untyped-def]
+        asked.append((limit, after is not None, before is not None))
+        return real(con, scope, limit, after=after, before=before)
 
     monkeypatch.setattr(raw_events.views, "raw_events", recording)
     app = make_app(db)
@@ -241,6 +242,8 @@ async def test_raw_events_are_paged_from_the_store(db: Path, monkeypatch: pytest
         events = app.screen.query_one("#raw-events")
         assert events.row_count == raw_events.PAGE
         first = cell_text(events, 0, 7)
+        await pilot.press("left_square_bracket")  # on the first page: nothing before it
+        await settle(pilot, app)
         await pilot.press("right_square_bracket")
         await settle(pilot, app)
         assert cell_text(events, 0, 7) != first
@@ -248,7 +251,100 @@ async def test_raw_events_are_paged_from_the_store(db: Path, monkeypatch: pytest
         await pilot.press("left_square_bracket")
         await settle(pilot, app)
         assert cell_text(events, 0, 7) == first
-    assert asked == [(0, raw_events.PAGE), (raw_events.PAGE, raw_events.PAGE), (0, raw_events.PAGE)]
+    # One page at a time, by key: the first, the one after it, the one before that.
+    assert asked == [
+        (raw_events.PAGE, False, False),
+        (raw_events.PAGE, True, False),
+        (raw_events.PAGE, False, True),
+    ]
+
+
+def page_rows(app) -> list[tuple[str, ...]]:  # type: ignore[no-untyped-def]
+    events = app.screen.query_one("#raw-events")
+    return [
+        tuple(cell_text(events, r, c) for c in range(len(events.columns))) for r in range(events.row_count)
+    ]
+
+
+def raw_status(app) -> str:  # type: ignore[no-untyped-def]
+    return str(app.screen.query_one("#raw-status").render())
+
+
+async def test_paging_on_and_back_shows_every_event_once_in_order(db: Path) -> None:
+    """Keyset paging through a real store: several pages on (] and pagedown) then back ([ and
+    pageup) show the same rows in the same order, with no duplicate and no gap, and say where
+    they are; the rows are exactly the scope's events as the store orders them."""
+    from workbench import views
+    from workbench.tui.screens import raw_events
+
+    with open_store(db, read_only=True) as con:
+        busiest = con.execute(
+            "SELECT effective_ip(client_ip, source_ip) FROM events GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+        ).fetchall()[0][0]
+        total = con.execute(
+            "SELECT count(*) FROM events WHERE effective_ip(client_ip, source_ip) = ?", [busiest]
+        ).fetchall()[0][0]
+        # The whole order, in one query (as a reference only: the screen never reads it all).
+        expected = con.execute(
+            "SELECT request_id, event_type FROM events WHERE effective_ip(client_ip, source_ip) = ? "
+            "ORDER BY ts, coalesce(request_id, ''), event_type, org_id, coalesce(content_key, '') LIMIT ?",
+            [busiest, 6 * raw_events.PAGE],
+        ).fetchall()
+    pages = 5
+    assert total > pages * raw_events.PAGE  # the scope is deeper than the walk
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        app.push_screen(RawEventsScreen(app.context, views.EventScope(ip=busiest)))
+        await settle(pilot, app)
+        seen = [page_rows(app)]
+        assert raw_status(app).startswith(f"rows 1-{raw_events.PAGE}; ] next page;")
+        for n in range(pages):
+            await pilot.press("pagedown" if n % 2 else "right_square_bracket")
+            await settle(pilot, app)
+            seen.append(page_rows(app))
+            first = (n + 1) * raw_events.PAGE + 1
+            assert raw_status(app).startswith(
+                f"rows {first:,}-{first + raw_events.PAGE - 1:,}; ] next page, ["
+            )
+        back = [page_rows(app)]
+        for n in range(pages):
+            await pilot.press("pageup" if n % 2 else "left_square_bracket")
+            await settle(pilot, app)
+            back.append(page_rows(app))
+        assert raw_status(app).startswith(f"rows 1-{raw_events.PAGE}; ] next page; q")
+        await pilot.press("left_square_bracket")  # nothing before the first page
+        await settle(pilot, app)
+        assert page_rows(app) == seen[0]
+    assert back == seen[::-1]  # the same pages, row for row, on the way back
+    walked = [row for page in seen for row in page]
+    assert all(len(page) == raw_events.PAGE for page in seen)
+    ids = [(row[7], row[8]) for row in walked]
+    assert len(set(ids)) == len(ids)  # no duplicate
+    assert ids == [(r[0] or "", r[1]) for r in expected]  # no gap, in the store's order
+    assert {row[2] for row in walked} == {busiest}
+    times = [row[0] for row in walked]
+    assert times == sorted(times)
+
+
+async def test_a_scope_smaller_than_a_page_is_the_last_page(db: Path) -> None:
+    from workbench import views
+
+    with open_store(db, read_only=True) as con:
+        ip, count = con.execute(
+            "SELECT effective_ip(client_ip, source_ip), count(*) FROM events GROUP BY 1 "
+            "HAVING count(*) BETWEEN 2 AND 150 ORDER BY 2 DESC LIMIT 1"
+        ).fetchall()[0]
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        app.push_screen(RawEventsScreen(app.context, views.EventScope(ip=ip)))
+        await settle(pilot, app)
+        rows = page_rows(app)
+        assert raw_status(app).startswith(f"rows 1-{count:,} (the last page); q")
+        await pilot.press("right_square_bracket")
+        await settle(pilot, app)
+        assert page_rows(app) == rows and len(rows) == count
 
 
 async def test_enter_on_an_overview_integration_opens_its_timeline(db: Path) -> None:

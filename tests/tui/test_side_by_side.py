@@ -4,13 +4,13 @@ tells them to run, in another terminal (a real second process), and triage still
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import copy_store
 from tests.tui.test_tui import SIZE, demo_db, make_app, settle  # noqa: F401
 from workbench.tui.panes.anomalies import AnomaliesPane
 
@@ -19,7 +19,7 @@ from workbench.tui.panes.anomalies import AnomaliesPane
 def db(demo_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:  # noqa: F811
     monkeypatch.setenv("WORKBENCH_TUI_SETTINGS", str(tmp_path / "tui.json"))
     copy = tmp_path / "demo.duckdb"
-    shutil.copy(demo_db, copy)
+    copy_store(demo_db, copy)
     return copy
 
 

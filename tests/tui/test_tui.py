@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import subprocess
 import sys
 import threading
@@ -16,7 +15,7 @@ from rich.text import Text
 from textual.worker import WorkerCancelled
 from typer.testing import CliRunner
 
-from tests.conftest import gainsight_app_id
+from tests.conftest import copy_store, gainsight_app_id
 from workbench.cli import app as cli
 from workbench.store.db import open_store
 from workbench.store.findings import set_triage
@@ -46,7 +45,7 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def db(demo_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("WORKBENCH_TUI_SETTINGS", str(tmp_path / "tui.json"))
     copy = tmp_path / "demo.duckdb"
-    shutil.copy(demo_db, copy)
+    copy_store(demo_db, copy)
     return copy
 
 

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
-from textual.widgets import Static
 
 from workbench.investigate.service import BuiltReport, build_report
 from workbench.tui.panes.base import Pane
 from workbench.tui.state import PaneContext, WorkbenchState
+from workbench.tui.widgets.document import LongText
 
 REPORT_TITLE = "Incident summary: SaaS integration token abuse"
 
@@ -23,7 +21,7 @@ class ReportPane(Pane):
     NAME = "report"
     TITLE = "Report"
     KEY = "7"
-    FOCUS = "#report-scroll"
+    FOCUS = "#report-preview"
     EXPORT = "incident report as Markdown"
 
     def __init__(self, context: PaneContext, **kwargs: Any) -> None:
@@ -31,8 +29,9 @@ class ReportPane(Pane):
         self.built: BuiltReport | None = None
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="report-scroll"):
-            yield Static("Building the report...", id="report-preview", markup=False)
+        # Wrapped off the UI thread, only the lines on screen rendered: a report on 1,000+
+        # findings is a megabyte of Markdown.
+        yield LongText("Building the report...", id="report-preview")
 
     @work(thread=True, exclusive=True, group="report")
     def load(self) -> None:
@@ -51,7 +50,7 @@ class ReportPane(Pane):
             self.loaded = False  # built again on the next visit, with the new scope and decisions
 
     def _message(self, text: str) -> None:
-        self.query_one("#report-preview", Static).update(text)
+        self.query_one("#report-preview", LongText).set_text(text)
 
     def show(self, built: BuiltReport | str) -> None:
         if isinstance(built, str):
@@ -59,7 +58,7 @@ class ReportPane(Pane):
             return
         self.built = built
         # The Markdown source as plain text (what ctrl+e writes), log strings literal.
-        self.query_one("#report-preview", Static).update(Text(built.markdown))
+        self.query_one("#report-preview", LongText).set_text(built.markdown)
 
     def markdown(self) -> str | None:
         """The previewed report, for export."""

@@ -1,5 +1,7 @@
 """The bottom of every drill-down: the raw events of one scope (an hour of an integration, an
-address), a page at a time from the store (LIMIT/OFFSET, never the whole scope)."""
+address), a page at a time from the store (never the whole scope). Pages are read by key: the
+next one starts after the last row shown, the previous one ends before the first, so the
+thousandth page comes as fast as the first."""
 
 from __future__ import annotations
 
@@ -31,8 +33,11 @@ class RawEventsScreen(Loader, Screen[None]):
     BINDINGS = [
         Binding("escape", "back_or_cancel", "Back", id="raw.back"),
         Binding("q", "back", "Back", show=False, id="raw.back_q"),
-        Binding("right_square_bracket,pagedown", "page(1)", "Next page", id="raw.next_page"),
-        Binding("left_square_bracket,pageup", "page(-1)", "Previous page", id="raw.previous_page"),
+        # Priority: the table has focus, and its own pagedown/pageup would only scroll it.
+        Binding("right_square_bracket,pagedown", "page(1)", "Next page", priority=True, id="raw.next_page"),
+        Binding(
+            "left_square_bracket,pageup", "page(-1)", "Previous page", priority=True, id="raw.previous_page"
+        ),
         Binding("ctrl+e", "app.export", "Export events page as CSV", priority=True, id="export.report"),
     ]
 
@@ -43,8 +48,8 @@ class RawEventsScreen(Loader, Screen[None]):
         self.store = context.store
         self.scope = scope
         self.start_row = 0
-        self.more = False
-        self.rows: list[tuple[Any, ...]] = []
+        """The position in the scope of the first row shown (0-based)."""
+        self.page: views.EventsPage | None = None
         self.busy = False
 
     def compose(self) -> ComposeResult:
@@ -56,30 +61,54 @@ class RawEventsScreen(Loader, Screen[None]):
         yield Static("", id="raw-status", markup=False)
         yield Footer()
 
+    @property
+    def rows(self) -> list[tuple[Any, ...]]:
+        """The rows shown."""
+        return self.page.rows if self.page else []
+
+    @property
+    def more(self) -> bool:
+        """Whether rows follow the page shown."""
+        return bool(self.page and self.page.after)
+
     def on_mount(self) -> None:
         self.query_one("#raw-events").focus()
-        self.load_page()
+        self.load_page(0)
 
-    def load_page(self) -> None:
+    def load_page(self, step: int) -> None:
+        """Read the first page (STEP 0), the next (1) or the previous (-1) one, in a worker."""
         self.busy = True
         self.query_one("#raw-status", Static).update("running... (esc cancels)")
-        self._page_worker(self.start_row)
+        after = self.page.last if self.page and step > 0 else None
+        before = self.page.first if self.page and step < 0 else None
+        self._page_worker(step, after, before)
 
     @work(thread=True, exclusive=True, group="raw-events")
-    def _page_worker(self, offset: int) -> None:
-        self.fetch(lambda cursor: views.raw_events(cursor, self.scope, offset, PAGE), self.show)
+    def _page_worker(self, step: int, after: views.EventKey | None, before: views.EventKey | None) -> None:
+        def read(cursor: Any) -> tuple[views.EventsPage, list[list[Text]]]:
+            page = views.raw_events(cursor, self.scope, PAGE, after=after, before=before)
+            # The cells are made (and measured) here, not on the UI thread.
+            return page, [[literal(v) for v in row] for row in page.rows]
 
-    def show(self, page: tuple[list[tuple[Any, ...]], bool]) -> None:
+        self.fetch(read, lambda shown: self.show(*shown, step=step))
+
+    def show(self, page: views.EventsPage, cells: list[list[Text]], step: int = 0) -> None:
         self.busy = False
-        self.rows, self.more = page
+        if step > 0:
+            self.start_row += len(self.rows)
+        elif step < 0:
+            self.start_row = max(0, self.start_row - len(page.rows))
+        if not page.before:  # nothing before it: this is the first page, whatever was counted
+            self.start_row = 0
+        self.page = page
         table = self.query_one("#raw-events", WorkbenchTable)
         table.clear()
-        for row in self.rows:
-            table.add_row(*(literal(v) for v in row))
-        first, last = self.start_row + 1, self.start_row + len(self.rows)
-        more = "; ] next page" if self.more else " (the last page)"
-        back = ", [ previous" if self.start_row else ""
-        shown = f"rows {first:,}-{last:,}{more}{back}" if self.rows else "no events in this scope"
+        for row in cells:
+            table.add_row(*row)
+        first, last = self.start_row + 1, self.start_row + len(page.rows)
+        more = "; ] next page" if page.after else " (the last page)"
+        back = ", [ previous" if page.before else ""
+        shown = f"rows {first:,}-{last:,}{more}{back}" if page.rows else "no events in this scope"
         self.query_one("#raw-status", Static).update(f"{shown}; q or esc returns")
 
     def fail(self, error: BaseException) -> None:
@@ -92,10 +121,10 @@ class RawEventsScreen(Loader, Screen[None]):
         self.query_one("#raw-status", Static).update("cancelled; q or esc returns")
 
     def action_page(self, step: int) -> None:
-        if self.busy or (step > 0 and not self.more) or (step < 0 and not self.start_row):
+        page = self.page
+        if self.busy or page is None or not (page.after if step > 0 else page.before):
             return
-        self.start_row = max(0, self.start_row + step * PAGE)
-        self.load_page()
+        self.load_page(step)
 
     def action_back_or_cancel(self) -> None:
         if self.busy and self.running.interrupt():
