@@ -25,7 +25,8 @@ SELECT org_id,
        min(ts) AS first_ts,
        max(ts) AS last_ts
   FROM events
- WHERE org_id = $org_id AND event_type = $event_type AND ts >= $start AND ts < $end
+ WHERE event_type = $event_type AND day BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)
+   AND org_id = $org_id AND ts >= $start AND ts < $end
  GROUP BY ALL;
 DELETE FROM signal_events
  WHERE org_id = $org_id AND event_type = $event_type AND ts >= $start AND ts < $end;
@@ -34,15 +35,17 @@ SELECT org_id, event_type, ts, request_id, connected_app_id, user_id, user_name,
        http_method, entity_name, status_code, rows_processed, is_error, effective_ip(client_ip, source_ip),
        json_extract_string(attributes, '$.OPERATION_TYPE'), json_extract_string(attributes, '$.JOB_ID')
   FROM events
- WHERE org_id = $org_id AND event_type = $event_type AND ts >= $start AND ts < $end
+ WHERE event_type = $event_type AND day BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)
+   AND org_id = $org_id AND ts >= $start AND ts < $end
    AND is_signal_event(event_type, api_family, api_resource, status_code, rows_processed);
 DELETE FROM client_hourly
  WHERE org_id = $org_id AND event_type = $event_type AND hour >= $start AND hour < $end;
 INSERT INTO client_hourly
 SELECT org_id, event_type, date_trunc('hour', ts), connected_app_id, left(user_id, 15), any_value(user_name),
        effective_ip(client_ip, source_ip), user_agent, client_name, count(*), min(ts), max(ts),
-       min_by(request_id, ts, 3)
+       min_by(request_id, row(ts, request_id), 3)
   FROM events
- WHERE org_id = $org_id AND event_type = $event_type AND ts >= $start AND ts < $end
+ WHERE event_type = $event_type AND day BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)
+   AND org_id = $org_id AND ts >= $start AND ts < $end
    AND (user_agent IS NOT NULL OR client_name IS NOT NULL)
  GROUP BY ALL;

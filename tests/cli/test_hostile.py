@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import tomllib
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,7 +22,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import API_TOTAL_USAGE_HEADER, api_row, quoted_csv, write_log
+from tests.conftest import API_TOTAL_USAGE_HEADER, api_row, copy_store, quoted_csv, write_log
 from workbench.cli import app
 from workbench.config import load_catalog
 
@@ -121,7 +120,7 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def db(scanned: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "hostile.duckdb"
-    shutil.copy(scanned, copy)
+    copy_store(scanned, copy)
     return copy
 
 
@@ -365,7 +364,7 @@ def test_console_refuses_what_is_not_one_read_only_query(
     output = invoke("query", sql.format(tmp=tmp_path), "--db", db, code=2)
     assert "query failed" in output and says in output
     assert count(db, "SELECT count(*) FROM findings") == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["hostile.duckdb"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hostile.duckdb", "hostile.duckdb-events"]
 
 
 def test_console_streams_a_huge_result(db: Path) -> None:

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import API_TOTAL_USAGE_HEADER, api_row, quoted_csv
 from workbench.cli import app
+from workbench.store import partitions
 from workbench.store.db import open_store
 from workbench.store.inputs import READ_CHUNK, LogInput, normalised_copy
 from workbench.store.queries import statements
@@ -235,11 +236,19 @@ def test_a_failure_while_committing_one_file_of_a_chunk_refuses_only_that_file(
 def test_the_hourly_sum_of_rows_processed_cannot_overflow(tmp_path: Path) -> None:
     con = open_store(tmp_path / "w.duckdb")
     try:
-        con.execute(
-            """INSERT INTO events (file_id, org_id, event_type, ts, rows_processed, is_error)
-               VALUES (1, 'o', 'API', '2025-11-18 10:00', 9000000000000000000, false),
-                      (1, 'o', 'API', '2025-11-18 10:30', 9000000000000000000, false)"""
+        # Stored the way ingest stores events (a batch of partition files named in the catalog).
+        huge = partitions.write_batch(
+            con,
+            """SELECT 1 AS file_id, 'o' AS org_id, 'API' AS event_type, ts, NULL AS request_id, NULL AS user_id,
+                      NULL AS user_name, NULL AS connected_app_id, NULL AS connected_app_name,
+                      NULL AS client_name, NULL AS client_ip, NULL AS source_ip, NULL AS api_family,
+                      NULL AS api_resource, NULL AS http_method, NULL AS entity_name, NULL AS status_code,
+                      9000000000000000000 AS rows_processed, NULL AS user_agent, false AS is_error,
+                      NULL AS content_key, NULL AS attributes
+                 FROM (VALUES (TIMESTAMP '2025-11-18 10:00'), (TIMESTAMP '2025-11-18 10:30')) v(ts)""",
+            partitions.events_folder(con),
         )
+        partitions.record(con, huge)
         window = {"org_id": "o", "event_type": "API", "start": "2025-11-18 10:00", "end": "2025-11-18 11:00"}
         for statement in statements("refresh_hourly_activity"):
             con.execute(statement, window)

@@ -1,4 +1,5 @@
-"""Getting logs in and knowing what is there: ingest, fetch, status, generate, enrich.
+"""Getting logs in and knowing what is there: ingest, fetch, status, generate, enrich; prune,
+pack and unpack the store.
 
 Services are imported inside each command, not at the top: start-up time. `workbench status` runs
 from cron and beside the TUI, and must not pay for Polars-heavy detectors, simple-salesforce or
@@ -78,6 +79,56 @@ def ingest(
     say(summary + f" (db: {resolve_db_path(db)})")
     if report.count("refused"):
         raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@commands.command()
+def prune(
+    before: Annotated[str, typer.Option(help="Drop the events of every day before this one (YYYY-MM-DD).")],
+    db: DbOption = None,
+) -> None:
+    """Retention: drop whole days of raw events (their Parquet partitions) and their hourly
+    aggregates. Findings, triage and the record of ingested files are kept."""
+    from workbench.store.retention import prune as drop_days
+    from workbench.times import parse_date
+
+    day = checked(lambda: parse_date(before, "--before"))
+    assert day is not None  # a required option
+    with opened(db) as con:
+        pruned = drop_days(con, day)
+    say(f"pruned {pruned.events:,} events in {pruned.files:,} file(s) over {pruned.days} day(s) before {day}")
+
+
+@commands.command()
+def pack(
+    archive: Annotated[Path, typer.Argument(help="The archive to write (.tar.zst).")],
+    db: DbOption = None,
+) -> None:
+    """Hand-over: bundle the store (the DuckDB file and its event partitions) into one .tar.zst;
+    `workbench unpack` (or `tar --zstd -xf`) restores it."""
+    from workbench.files import describe_os_error
+    from workbench.store.retention import pack as pack_store
+
+    with opened(db) as con:  # read-write: no one else writes while it is copied
+        try:
+            size = pack_store(con, resolve_db_path(db), archive)
+        except OSError as exc:
+            raise fail(describe_os_error(exc, archive)) from None
+    say(f"packed {resolve_db_path(db)} and its events into {archive} ({size:,} bytes)")
+
+
+@commands.command()
+def unpack(
+    archive: Annotated[Path, typer.Argument(help="A store packed by `workbench pack`.")],
+    into: Annotated[Path, typer.Option(help="The (empty) folder to unpack into.")] = Path("."),
+) -> None:
+    """Restore a packed store into a folder; its first open points it at its new place."""
+    from workbench.store.retention import RetentionError
+    from workbench.store.retention import unpack as unpack_store
+
+    restored = checked(lambda: unpack_store(archive, into), RetentionError)
+    with opened(restored, read_only=True) as con:
+        (events,) = con.execute("SELECT count(*) FROM events").fetchall()[0]
+    say(f"unpacked {restored} ({events:,} events); use it with --db {restored}")
 
 
 @commands.command()

@@ -10,10 +10,13 @@ from pathlib import Path
 
 import duckdb
 
+from workbench.store import partitions
 from workbench.store.queries import first_row, migration_scripts
 
 DEFAULT_DB = Path("workbench.duckdb")
 SCHEMA_VERSION = len(migration_scripts())
+PARTITIONS_VERSION = 9
+"""The migration after which raw events live in Parquet partitions (workbench.store.partitions)."""
 
 
 class StoreError(Exception):
@@ -22,6 +25,10 @@ class StoreError(Exception):
 
 class DatabaseBusy(StoreError):
     """Another process holds the write lock on the database file."""
+
+
+class _NeedsWriter(Exception):
+    """A read-only open found work only a writable open can do (a migration)."""
 
 
 def resolve_db_path(path: Path | str | None) -> Path:
@@ -111,13 +118,31 @@ def open_store(path: Path | str | None = None, read_only: bool = False) -> duckd
     try:
         _check_complete(con, db_path)
         if read_only:
-            if schema_version(con) != SCHEMA_VERSION:
+            if schema_version(con) < SCHEMA_VERSION:
+                raise _NeedsWriter
+            if schema_version(con) > SCHEMA_VERSION:
                 raise StoreError(
-                    f"{db_path} has schema version {schema_version(con)}, this workbench needs "
-                    f"{SCHEMA_VERSION}: open it once for writing (e.g. workbench status) to migrate"
+                    f"{db_path} has schema version {schema_version(con)}, newer than this workbench "
+                    f"({SCHEMA_VERSION}): upgrade workbench"
                 )
         else:
             migrate(con)
+        partitions.attach_view(con, read_only)
+    except (partitions.StoreMoved, _NeedsWriter):
+        # An older schema, or a store copied or unpacked with its events folder: one brief
+        # writable open migrates it or re-points its view, then it opens read-only.
+        con.close()
+        try:
+            open_store(db_path).close()
+        except DatabaseBusy:
+            raise StoreError(
+                f"{db_path} must be migrated or re-pointed once by a writable open, and another "
+                "process holds it: try again when it is done"
+            ) from None
+        return open_store(db_path, read_only=True)
+    except partitions.PartitionError as exc:
+        con.close()
+        raise StoreError(str(exc)) from None
     except duckdb.Error as exc:
         # A damaged file may open and fail on the first read of the catalog.
         con.close()
@@ -162,12 +187,17 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
         if version <= current:
             continue
         con.execute("BEGIN")
+        moved: list[partitions.EventFile] = []
         try:
             con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
             con.execute(script)
+            if version == PARTITIONS_VERSION:  # a step SQL alone cannot take: it writes files
+                moved = partitions.move_events_out(con)
             con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(version)])
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
+            partitions.discard(partitions.events_folder(con), moved)
             raise
+        partitions.settle(partitions.events_folder(con))
     return newer

@@ -26,6 +26,7 @@ from typing import IO
 
 import duckdb
 
+from workbench.store import partitions
 from workbench.store.inputs import (
     InputScan,
     LogInput,
@@ -467,6 +468,10 @@ class Ingester:
     def __init__(self, con: duckdb.DuckDBPyConnection, default_org: str | None = None) -> None:
         self.con = con
         self.default_org = default_org
+        partitions.attach_view(con, read_only=False)  # a copied store's view, re-pointed first
+        self.folder = partitions.events_folder(con)
+        self.written: list[partitions.EventFile] = []
+        """The partition files of the batch being committed (removed again if the commit fails)."""
         self._tmp = tempfile.TemporaryDirectory(prefix="workbench-ingest-")
         self._copies = 0
         # One "now" per run, so the reading pass and the pass that locates rejects agree.
@@ -475,7 +480,7 @@ class Ingester:
     def close(self) -> None:
         """Drop the temporary tables and files."""
         self.con.execute("DROP VIEW IF EXISTS batch_part")
-        for name in ("batch", "batch_rejects", "stage", "csv_rejects", "csv_scans"):
+        for name in ("batch", "batch_rejects", "stage", "csv_rejects", "csv_scans", "fresh"):
             self.con.execute(f"DROP TABLE IF EXISTS {name}")
         self._tmp.cleanup()
 
@@ -784,7 +789,11 @@ class Ingester:
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
+            partitions.discard(self.folder, self.written)
             raise
+        finally:
+            self.written = []
+        partitions.settle(self.folder)
 
     def _insert_new_events(self) -> dict[int, int]:
         """Insert the batch's rows not already stored; refresh the hours they touch."""
@@ -808,9 +817,10 @@ class Ingester:
         ]
         stored = ""
         if overlapping:
+            # The day bounds let the view read only the partitions this batch touches.
             ranges = " OR ".join(
-                f"(e.org_id = {_quote_literal(o)} AND e.event_type = {_quote_literal(t)} "
-                f"AND e.ts BETWEEN '{f}' AND '{la}')"
+                f"(e.event_type = {_quote_literal(t)} AND e.day BETWEEN '{f.date()}' AND '{la.date()}' "
+                f"AND e.org_id = {_quote_literal(o)} AND e.ts BETWEEN '{f}' AND '{la}')"
                 for o, t, f, la in overlapping
             )
             stored = f"""AND NOT EXISTS (SELECT 1 FROM events e WHERE ({ranges})
@@ -832,16 +842,18 @@ class Ingester:
             else ""
         )
         con.execute(
-            f"""INSERT INTO events ({_EVENT_COLUMNS})
+            f"""CREATE OR REPLACE TEMP TABLE fresh AS
                 SELECT {_EVENT_COLUMNS} FROM batch_part b
                  WHERE reject_reason IS NULL {stored} {first_only}"""
         )
-        # The new rows are the events with this batch's file ids (file ids only grow).
         added = con.execute(
-            """SELECT file_id, org_id, event_type, count(*), min(ts), max(ts) FROM events
-                WHERE file_id BETWEEN (SELECT min(file_id) FROM batch_part) AND (SELECT max(file_id) FROM batch_part)
-                GROUP BY ALL"""
+            "SELECT file_id, org_id, event_type, count(*), min(ts), max(ts) FROM fresh GROUP BY ALL"
         ).fetchall()
+        # The new rows go to Parquet partitions (in place, named in the catalog by this
+        # transaction); the aggregates below read them back through the events view.
+        self.written = partitions.write_batch(con, "SELECT * FROM fresh", self.folder)
+        partitions.record(con, self.written)
+        con.execute("DROP TABLE fresh")
         touched: dict[tuple[str, str], tuple[datetime, datetime]] = {}
         for _, org, event_type, _, first, last in added:
             old = touched.get((org, event_type))

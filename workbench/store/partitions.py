@@ -1,0 +1,252 @@
+"""Raw events as hive-partitioned Parquet beside the store file, and `events` as a view over them.
+
+Layout: `<db>-events/org=<org>/event_type=<type>/day=<YYYY-MM-DD>/<batch>_<n>.parquet`, zstd.
+DuckDB writes the directory names (percent-encoding anything that is not path-safe, so a hostile
+org id or event type cannot leave the folder) and decodes them on read. Inside each file: every
+column of `events` except event_type and day, which come from the path. One zero-row file under
+`org=_/event_type=_/day=1970-01-01/` keeps the glob from ever being empty.
+
+A batch lands whole or not at all: DuckDB writes it into a staging folder, a marker file lists its
+files, they are renamed into place, then the catalog rows (`event_files`) are committed with the
+rest of the ingest's transaction. A file no catalog row names is not part of the store: after a
+crash the next open removes it (`recover`), so nothing is doubled and nothing half-written is read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+
+from workbench.store.queries import first_row
+
+# The view's columns, in the order of the table they replaced (SELECT * keeps its shape); `day`
+# (the partition) is last, for queries that prune by it.
+EVENT_COLUMNS = (
+    "file_id, org_id, event_type, ts, request_id, user_id, user_name, connected_app_id, "
+    "connected_app_name, client_name, client_ip, source_ip, api_family, api_resource, http_method, entity_name, "
+    "status_code, rows_processed, user_agent, is_error, content_key, attributes"
+)
+# What a file holds, typed: event_type and day are in its path.
+_FILE_SELECT = (
+    "CAST(file_id AS INTEGER) AS file_id, CAST(org_id AS VARCHAR) AS org_id, CAST(ts AS TIMESTAMP) AS ts, "
+    "CAST(request_id AS VARCHAR) AS request_id, CAST(user_id AS VARCHAR) AS user_id, "
+    "CAST(user_name AS VARCHAR) AS user_name, CAST(connected_app_id AS VARCHAR) AS connected_app_id, "
+    "CAST(connected_app_name AS VARCHAR) AS connected_app_name, CAST(client_name AS VARCHAR) AS client_name, "
+    "CAST(client_ip AS VARCHAR) AS client_ip, CAST(source_ip AS VARCHAR) AS source_ip, "
+    "CAST(api_family AS VARCHAR) AS api_family, CAST(api_resource AS VARCHAR) AS api_resource, "
+    "CAST(http_method AS VARCHAR) AS http_method, CAST(entity_name AS VARCHAR) AS entity_name, "
+    "CAST(status_code AS INTEGER) AS status_code, CAST(rows_processed AS BIGINT) AS rows_processed, "
+    "CAST(user_agent AS VARCHAR) AS user_agent, CAST(is_error AS BOOLEAN) AS is_error, "
+    "CAST(content_key AS VARCHAR) AS content_key, CAST(attributes AS VARCHAR) AS attributes"
+)
+_PLACEHOLDER = Path("org=_", "event_type=_", "day=1970-01-01", "placeholder.parquet")
+_PENDING = ".pending-"
+_STAGING = ".staging-"
+_FOLDER_KEY = "events_folder"
+
+
+class PartitionError(Exception):
+    """The event partitions cannot be used as they are; the message says what to do."""
+
+
+class StoreMoved(PartitionError):
+    """The store file was moved or copied with its events folder: the view must be re-pointed,
+    which takes one writable open."""
+
+
+@dataclass(frozen=True)
+class EventFile:
+    """One Parquet file of the store: where (relative to the events folder) and what it holds."""
+
+    path: str
+    org_id: str
+    event_type: str
+    day: date
+    rows: int
+    bytes: int
+
+
+def _literal(value: str | Path) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def events_folder(con: duckdb.DuckDBPyConnection) -> Path:
+    """The partitions' folder of the store CON is open on: `<db file>-events` beside it."""
+    row = first_row(
+        con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()")
+    )
+    if not row or not row[0]:
+        raise PartitionError("an in-memory database has no event partitions")
+    db = Path(row[0]).resolve()
+    return db.with_name(db.name + "-events")
+
+
+def _view_sql(folder: Path) -> str:
+    pattern = folder / "*" / "*" / "*" / "*.parquet"
+    columns = EVENT_COLUMNS.replace("attributes", "CAST(attributes AS JSON) AS attributes")
+    return f"""CREATE OR REPLACE VIEW events AS
+SELECT {columns}, day
+  FROM read_parquet({_literal(pattern)}, hive_partitioning = true,
+                    hive_types = {{'org': VARCHAR, 'event_type': VARCHAR, 'day': DATE}})"""
+
+
+def _ensure_placeholder(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
+    target = folder / _PLACEHOLDER
+    if target.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(target.name + ".tmp")
+    empty = f"SELECT {_FILE_SELECT} FROM (SELECT NULL AS file_id, NULL AS org_id, NULL AS ts, NULL AS request_id, "
+    empty += "NULL AS user_id, NULL AS user_name, NULL AS connected_app_id, NULL AS connected_app_name, "
+    empty += "NULL AS client_name, NULL AS client_ip, NULL AS source_ip, NULL AS api_family, NULL AS api_resource, "
+    empty += "NULL AS http_method, NULL AS entity_name, NULL AS status_code, NULL AS rows_processed, "
+    empty += "NULL AS user_agent, NULL AS is_error, NULL AS content_key, NULL AS attributes) LIMIT 0"
+    con.execute(f"COPY ({empty}) TO {_literal(temporary)} (FORMAT parquet, COMPRESSION zstd)")
+    os.replace(temporary, target)
+
+
+def attach_view(con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
+    """Point `events` at this store's partitions (a store moved with its folder, e.g. unpacked
+    from `workbench pack`, is re-pointed on its first writable open), and clear what a crashed
+    writer left behind."""
+    folder = events_folder(con)
+    recover(con, folder)
+    row = first_row(con.execute("SELECT value FROM meta WHERE key = ?", [_FOLDER_KEY]))
+    if row and row[0] == str(folder) and (folder / _PLACEHOLDER).exists():
+        return
+    (stored,) = first_row(con.execute("SELECT count(*) FROM event_files")) or (0,)
+    if stored and not folder.is_dir():
+        raise PartitionError(
+            f"the store's events folder {folder} is missing: a store is the .duckdb file and this "
+            "folder beside it (copy both, or hand it over with workbench pack)"
+        )
+    if read_only:
+        raise StoreMoved(f"the store's event partitions must be re-pointed to {folder}")
+    _ensure_placeholder(con, folder)
+    con.execute(_view_sql(folder))
+    con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [_FOLDER_KEY, str(folder)])
+
+
+def move_events_out(con: duckdb.DuckDBPyConnection) -> list[EventFile]:
+    """Migration: move the rows of an `events` table into partitions and replace the table with
+    the view (inside the caller's transaction; on failure, `discard` the files returned)."""
+    kind = first_row(
+        con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = 'events'")
+    )
+    folder = events_folder(con)
+    _ensure_placeholder(con, folder)
+    written: list[EventFile] = []
+    if kind and kind[0] == "BASE TABLE":
+        (count,) = first_row(con.execute("SELECT count(*) FROM events"))
+        if count:
+            written = write_batch(con, "SELECT * FROM events", folder)
+            record(con, written)
+        con.execute("DROP TABLE events")
+    con.execute(_view_sql(folder))
+    con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [_FOLDER_KEY, str(folder)])
+    return written
+
+
+def write_batch(con: duckdb.DuckDBPyConnection, rows_sql: str, folder: Path) -> list[EventFile]:
+    """Write the events ROWS_SQL selects as one batch of partition files, in place but not yet in
+    the catalog: `record` them in the same transaction as the rest, then `settle` (or `discard`
+    them if that transaction fails)."""
+    batch = f"b{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}"
+    staging = folder / f"{_STAGING}{batch}"
+    select = f"SELECT {_FILE_SELECT}, org_id AS org, event_type, CAST(ts AS DATE) AS day FROM ({rows_sql})"
+    con.execute(
+        f"""COPY ({select}) TO {_literal(staging)}
+            (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (org, event_type, day),
+             FILENAME_PATTERN {_literal(batch + "_{i}")})"""
+    )
+    if not any(staging.rglob("*.parquet")):  # no rows (the folder may or may not be there)
+        shutil.rmtree(staging, ignore_errors=True)
+        return []
+    found = con.execute(
+        f"""SELECT filename, any_value(org_id), any_value(event_type), any_value(day), count(*)
+              FROM read_parquet({_literal(staging / "*" / "*" / "*" / "*.parquet")}, filename = true,
+                   hive_partitioning = true,
+                   hive_types = {{'org': VARCHAR, 'event_type': VARCHAR, 'day': DATE}})
+             GROUP BY filename ORDER BY filename"""
+    ).fetchall()
+    files = [
+        EventFile(
+            Path(name).relative_to(staging).as_posix(),
+            org,
+            event_type,
+            day,
+            int(rows),
+            Path(name).stat().st_size,
+        )
+        for name, org, event_type, day, rows in found
+    ]
+    marker = folder / f"{_PENDING}{batch}"
+    marker.write_text(json.dumps([f.path for f in files]), encoding="utf-8")
+    for f in files:
+        target = folder / f.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging / f.path, target)
+    shutil.rmtree(staging, ignore_errors=True)
+    return files
+
+
+def record(con: duckdb.DuckDBPyConnection, files: list[EventFile]) -> None:
+    """Name FILES in the catalog (inside the caller's transaction)."""
+    if not files:
+        return
+    now = datetime.now(UTC).replace(tzinfo=None)
+    con.executemany(
+        "INSERT INTO event_files VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(f.path, f.org_id, f.event_type, f.day, f.rows, f.bytes, now) for f in files],
+    )
+
+
+def settle(folder: Path) -> None:
+    """After the commit: the batches written are part of the store; forget their markers."""
+    for marker in folder.glob(f"{_PENDING}*"):
+        marker.unlink(missing_ok=True)
+
+
+def discard(folder: Path, files: list[EventFile]) -> None:
+    """After a rollback: remove the batch's files (and their markers)."""
+    for f in files:
+        (folder / f.path).unlink(missing_ok=True)
+    settle(folder)
+
+
+def recover(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
+    """Remove what a writer that died mid-batch left: staging folders, and renamed files that no
+    catalog row names (the commit never happened). Safe in a read-only open too: holding the
+    store at all means no writer is running."""
+    if not folder.is_dir():
+        return
+    for staging in folder.glob(f"{_STAGING}*"):
+        shutil.rmtree(staging, ignore_errors=True)
+    markers = list(folder.glob(f"{_PENDING}*"))
+    if not markers:
+        return
+    has_catalog = first_row(
+        con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'event_files'")
+    )
+    for marker in markers:
+        try:
+            paths = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            paths = []
+        known: set[str] = set()
+        if has_catalog and has_catalog[0] and paths:
+            rows = con.execute(
+                "SELECT path FROM event_files WHERE list_contains(?, path)", [paths]
+            ).fetchall()
+            known = {r[0] for r in rows}
+        for path in paths:
+            if path not in known and ".." not in Path(path).parts:
+                (folder / path).unlink(missing_ok=True)
+        marker.unlink(missing_ok=True)
