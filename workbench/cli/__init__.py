@@ -15,7 +15,7 @@ from rich.text import Text
 # Typer 0.29 ships its own Click; its usage errors are these (uv.lock pins the version).
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
-from workbench.cli import console, ingest, integrations, investigate, scan, tui
+from workbench.cli import aggregate, console, ingest, integrations, investigate, scan, tui
 from workbench.cli.common import EXIT_BAD_INPUT, err
 from workbench.render import inert
 
@@ -24,7 +24,7 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Offline workbench for abuse of SaaS integrations in Salesforce Event Monitoring logs.",
 )
-for group in (ingest, scan, investigate, integrations, console, tui):
+for group in (ingest, scan, investigate, integrations, console, aggregate, tui):
     app.add_typer(group.commands)
 
 
