@@ -201,3 +201,14 @@ def test_pack_and_unpack_hand_over_the_whole_store(tmp_path: Path) -> None:
     (tmp_path / "not-a-store.tar.zst").write_bytes(b"\x28\xb5\x2f\xfd garbage")
     code, output = invoke("unpack", tmp_path / "not-a-store.tar.zst", "--into", tmp_path / "x")
     assert code == 2 and "cannot be unpacked" in output and len(output.strip().splitlines()) == 1
+
+
+def test_a_folder_of_another_store_beside_a_new_database_is_never_read(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    (tmp_path / "api.csv").write_text(quoted_csv(API_TOTAL_USAGE_HEADER, [api_row(request_id="r1")]))
+    assert invoke("ingest", tmp_path / "api.csv", "--db", db)[0] == 0
+    db.unlink()  # the database deleted, its events folder left behind
+    left = parquet_files(db)
+    code, output = invoke("ingest", tmp_path / "api.csv", "--db", db)
+    assert code == 2 and "belong to no store" in output and len(output.strip().splitlines()) == 1
+    assert parquet_files(db) == left  # nothing deleted

@@ -141,6 +141,12 @@ def move_events_out(con: duckdb.DuckDBPyConnection) -> list[EventFile]:
         con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = 'events'")
     )
     folder = events_folder(con)
+    foreign = [p for p in folder.rglob("*.parquet") if p.relative_to(folder) != _PLACEHOLDER]
+    if foreign:  # a folder left beside a deleted store, or someone else's: never read, never deleted
+        raise PartitionError(
+            f"{folder} already holds {len(foreign)} Parquet file(s) that belong to no store: move it "
+            "away (or delete it) before using this database"
+        )
     _ensure_placeholder(con, folder)
     written: list[EventFile] = []
     if kind and kind[0] == "BASE TABLE":
