@@ -22,6 +22,8 @@ from workbench.store.db import open_store
 from workbench.store.queries import migration_scripts
 
 ROOT = Path(__file__).resolve().parents[2]
+# How many partition files land before the kill (KILL_AFTER_FILES=n varies it when hunting races).
+KILL_AFTER_FILES = int(os.environ.get("KILL_AFTER_FILES", "20"))
 runner = CliRunner()
 
 
@@ -43,6 +45,11 @@ def parquet_files(db: Path) -> set[str]:
     return {p.relative_to(folder).as_posix() for p in folder.rglob("*.parquet")} - {
         "org=_/event_type=_/day=1970-01-01/placeholder.parquet"
     }
+
+
+def landed(folder: Path) -> int:
+    """Parquet files under FOLDER now (staging folders come and go while it looks)."""
+    return sum(name.endswith(".parquet") for _, _, names in os.walk(folder) for name in names)
 
 
 def catalogued(db: Path) -> set[str]:
@@ -102,7 +109,7 @@ def test_kill_minus_9_mid_ingest_loses_nothing_and_doubles_nothing(tmp_path: Pat
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     folder = db.with_name(db.name + "-events")
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(list(folder.rglob("*.parquet"))) < 20:
+    while time.monotonic() < deadline and landed(folder) < KILL_AFTER_FILES:
         time.sleep(0.05)  # until some batches have landed
     os.kill(child.pid, signal.SIGKILL)
     child.wait()

@@ -58,6 +58,8 @@ class Detector:
     run: Callable[[DetectorContext, Any], list[Finding]]
     description: str
     params: type = NoParams
+    reads_prior: bool = False
+    """It reads the other detectors' findings (`DetectorContext.prior`), so it runs after them."""
 
     def parameters(self, overrides: dict[str, Any]) -> Any:
         """The parameters with the settings file's overrides, checked by name and type."""

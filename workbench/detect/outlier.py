@@ -114,6 +114,11 @@ def compound_outlier(ctx: DetectorContext, p: CompoundOutlier) -> list[Finding]:
 
 DETECTORS = [
     Detector(
-        "compound_outlier", FAMILY, compound_outlier, "unusual on several features at once", CompoundOutlier
+        "compound_outlier",
+        FAMILY,
+        compound_outlier,
+        "unusual on several features at once",
+        CompoundOutlier,
+        reads_prior=True,
     ),
 ]

@@ -480,7 +480,7 @@ class Ingester:
     def close(self) -> None:
         """Drop the temporary tables and files."""
         self.con.execute("DROP VIEW IF EXISTS batch_part")
-        for name in ("batch", "batch_rejects", "stage", "csv_rejects", "csv_scans", "fresh"):
+        for name in ("batch", "batch_rejects", "stage", "csv_rejects", "csv_scans"):
             self.con.execute(f"DROP TABLE IF EXISTS {name}")
         self._tmp.cleanup()
 
@@ -841,19 +841,12 @@ class Ingester:
             if repeats
             else ""
         )
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE fresh AS
-                SELECT {_EVENT_COLUMNS} FROM batch_part b
-                 WHERE reject_reason IS NULL {stored} {first_only}"""
-        )
-        added = con.execute(
-            "SELECT file_id, org_id, event_type, count(*), min(ts), max(ts) FROM fresh GROUP BY ALL"
-        ).fetchall()
-        # The new rows go to Parquet partitions (in place, named in the catalog by this
-        # transaction); the aggregates below read them back through the events view.
-        self.written = partitions.write_batch(con, "SELECT * FROM fresh", self.folder)
+        # The new rows go straight to Parquet partitions (in place, named in the catalog by this
+        # transaction); what was added, and the aggregates below, are read back from them.
+        fresh = f"SELECT {_EVENT_COLUMNS} FROM batch_part b WHERE reject_reason IS NULL {stored} {first_only}"
+        self.written = partitions.write_batch(con, fresh, self.folder)
         partitions.record(con, self.written)
-        con.execute("DROP TABLE fresh")
+        added = partitions.summary(con, self.folder, self.written)
         touched: dict[tuple[str, str], tuple[datetime, datetime]] = {}
         for _, org, event_type, _, first, last in added:
             old = touched.get((org, event_type))

@@ -203,6 +203,21 @@ def write_batch(con: duckdb.DuckDBPyConnection, rows_sql: str, folder: Path) -> 
     return files
 
 
+def summary(
+    con: duckdb.DuckDBPyConnection, folder: Path, files: list[EventFile]
+) -> list[tuple[int, str, str, int, datetime, datetime]]:
+    """Per input file, org and event type in FILES: (file id, org, type, rows, first, last)."""
+    if not files:
+        return []
+    paths = "[" + ", ".join(_literal(folder / f.path) for f in files) + "]"
+    return con.execute(
+        f"""SELECT file_id, org_id, event_type, count(*), min(ts), max(ts)
+              FROM read_parquet({paths}, hive_partitioning = true,
+                   hive_types = {{'org': VARCHAR, 'event_type': VARCHAR, 'day': DATE}})
+             GROUP BY ALL"""
+    ).fetchall()
+
+
 def record(con: duckdb.DuckDBPyConnection, files: list[EventFile]) -> None:
     """Name FILES in the catalog (inside the caller's transaction)."""
     if not files:
