@@ -13,7 +13,17 @@ from typing import Any
 
 import polars as pl
 
-CATEGORIES = ("volume", "temporal", "geo_identity", "error", "behavioral", "sequence", "ioc", "outlier")
+CATEGORIES = (
+    "volume",
+    "temporal",
+    "geo_identity",
+    "error",
+    "behavioral",
+    "sequence",
+    "ioc",
+    "outlier",
+    "posture",  # what was granted and left standing (tokens, undeclared apps), not what was done
+)
 SEVERITIES = ("low", "medium", "high", "critical")
 TRIAGE_STATUSES = ("new", "confirmed", "benign", "false_positive")
 

@@ -52,6 +52,11 @@ class FakeSalesforce:
     slow_seconds: float = 0.0
     requests: list[str] = field(default_factory=list)
     tokens: set[str] = field(default_factory=set)
+    # Org-context records by object (OauthToken, ConnectedApplication, SetupAuditTrail,
+    # LoginHistory), with every field a real org stores (token values included): a query gets
+    # only the fields it selects, as from Salesforce.
+    context: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    queries: list[str] = field(default_factory=list)
 
     def start(self) -> FakeSalesforce:
         ca = trustme.CA()
@@ -141,6 +146,9 @@ class FakeSalesforce:
                     [{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}]
                 ).encode(),
             )
+        described = re.match(r"^/services/data/v[\d.]+/sobjects/(\w+)/describe/?$", path)
+        if described:
+            return self.describe(request, described.group(1))
         match = re.match(r"^/services/data/v[\d.]+/(query|sobjects/EventLogFile/([^/]+)/LogFile)(.*)$", path)
         if not match:
             return self.send(request, 404, b'[{"errorCode": "NOT_FOUND"}]')
@@ -255,12 +263,20 @@ class FakeSalesforce:
         else:
             soql = urllib.parse.parse_qs(parsed.query)["q"][0]
             start = 0
-        records = self.select(soql)
-        page = records[start : start + self.page_size]
+        if start == 0:
+            self.queries.append(soql)
+        source = re.search(r"\bFROM (\w+)", soql)
+        if source and source.group(1) in self.context:
+            records: list[Any] = self.select_context(source.group(1), soql)
+            shown = records
+        else:
+            records = self.select(soql)
+            shown = [self.record(f) for f in records]
+        page = shown[start : start + self.page_size]
         result: dict[str, Any] = {
             "totalSize": len(records),
             "done": start + self.page_size >= len(records),
-            "records": [self.record(f) for f in page],
+            "records": page,
         }
         if not result["done"]:
             token = base64.urlsafe_b64encode(soql.encode()).decode()
@@ -286,6 +302,48 @@ class FakeSalesforce:
         if since:
             chosen = [f for f in chosen if f.log_date[:10] >= since.group(1)[:10]]
         return sorted(chosen, key=lambda f: (f.created, f.id))
+
+    def describe(self, request: BaseHTTPRequestHandler, obj: str) -> None:
+        if obj not in self.context:
+            return self.send(request, 404, b'[{"errorCode": "NOT_FOUND"}]')
+        names = {k for r in self.context[obj] for k in r}
+        fields = [
+            {"name": n, "relationshipName": None}
+            if not isinstance(self.context[obj][0].get(n), dict)
+            else None
+            for n in sorted(names)
+        ]
+        described = [f for f in fields if f]
+        for name in sorted(names):  # a nested dict is a relationship: UserId -> User
+            if any(isinstance(r.get(name), dict) for r in self.context[obj]):
+                described.append({"name": f"{name}Id", "relationshipName": name})
+        self.send(request, 200, json.dumps({"name": obj, "fields": described}).encode())
+
+    def select_context(self, obj: str, soql: str) -> list[dict[str, Any]]:
+        selected = re.match(r"SELECT (.*?) FROM", soql)
+        assert selected
+        fields = [f.strip() for f in selected.group(1).split(",")]
+        chosen = list(self.context[obj])
+        since = re.search(r"WHERE (\w+) >= (\S+)", soql)
+        if since:
+            field_name, moment = since.group(1), since.group(2)
+
+            def utc(value: str) -> str:  # the fake's records all use +0000
+                return value.replace(".000+0000", "Z")
+
+            chosen = [r for r in chosen if utc(str(r[field_name])) >= moment]
+        order = re.search(r"ORDER BY (\w+)", soql)
+        if order:
+            chosen.sort(key=lambda r: (str(r[order.group(1)]), str(r["Id"])))
+        result = []
+        for record in chosen:
+            shown: dict[str, Any] = {"attributes": {"type": obj}}
+            for f in fields:
+                top = f.split(".")[0]
+                if top in record:
+                    shown[top] = record[top]
+            result.append(shown)
+        return result
 
     def record(self, f: LogFile) -> dict[str, Any]:
         return {

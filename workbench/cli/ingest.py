@@ -34,9 +34,11 @@ from workbench.cli.tables import Column, count, minute
 from workbench.store.db import resolve_db_path
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import duckdb
 
-    from workbench.sources.salesforce import RemoteFile
+    from workbench.sources.salesforce import Profile, RemoteFile
     from workbench.store.status import Coverage
 
 commands = typer.Typer()
@@ -56,19 +58,34 @@ def ingest(
     db: DbOption = None,
     config: ConfigOption = None,
     org: Annotated[str | None, typer.Option(help="Org id for rows that lack ORGANIZATION_ID.")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Snapshot time (UTC) of OauthToken and ConnectedApplication exports (default: the file's time).",
+        ),
+    ] = None,
 ) -> None:
-    """Load EventLogFile CSVs into the store (idempotent; refused files are named)."""
-    from workbench.sources.local import ingest_paths
+    """Load EventLogFile CSVs, and OauthToken, ConnectedApplication, SetupAuditTrail and
+    LoginHistory exports, into the store (idempotent; refused files are named)."""
+    from workbench.sources.local import ingest_folder
+    from workbench.times import parse_moment
 
+    snapshot_time = checked(lambda: parse_moment(as_of, "--as-of")) if as_of else None
     configured = settings(config)
     with opened(db) as con:
         with progress("ingesting") as update:
-            report = ingest_paths(con, paths, default_org=org, on_progress=update)
+            folder = ingest_folder(con, paths, default_org=org, as_of=snapshot_time, on_progress=update)
+        report = folder.events
         if configured.enrich.configured() and report.rows_added:
             run_enrich(con, configured.enrich)
     for result in report.files:
         if result.status == "refused":
             say(f"refused: {result.label}: {result.reason}", style="red", stderr=True)
+    # Org context, a separate step: the exports are not event logs and have their own summary.
+    for loaded in folder.context:
+        if loaded.status == "refused":
+            say(f"refused: {loaded.label}: {loaded.reason}", style="red", stderr=True)
     summary = (
         f"{report.count('ingested')} file(s) ingested, {report.count('skipped')} already ingested, "
         f"{report.count('refused')} refused; {report.rows_added:,} events added, "
@@ -77,7 +94,14 @@ def ingest(
     if report.bytes_replaced:
         summary += f", {report.bytes_replaced:,} non-UTF-8 bytes replaced"
     say(summary + f" (db: {resolve_db_path(db)})")
-    if report.count("refused"):
+    if folder.context:
+        objects = ", ".join(f"{r.object} {r.rows_added:,}" for r in folder.context if r.status == "loaded")
+        say(
+            f"org context: {folder.context_count('loaded')} export(s) loaded"
+            + (f" ({objects} rows added)" if objects else "")
+            + f", {folder.context_count('skipped')} already loaded, {folder.context_count('refused')} refused"
+        )
+    if report.count("refused") or folder.context_count("refused"):
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -269,8 +293,16 @@ def fetch(
     list_only: Annotated[
         bool, typer.Option("--list", help="Show what is available remotely and locally.")
     ] = False,
+    org_context: Annotated[
+        bool,
+        typer.Option(
+            "--org-context",
+            help="Pull OauthToken, ConnectedApplication, SetupAuditTrail and LoginHistory instead of logs.",
+        ),
+    ] = False,
 ) -> None:
-    """Download EventLogFile logs from Salesforce, keep them (gzipped) beside the DB, ingest them."""
+    """Download EventLogFile logs from Salesforce, keep them (gzipped) beside the DB, ingest them;
+    or, with --org-context, the org's tokens, connected apps, setup audit trail and login history."""
     from workbench.sources.profiles import ProfileError, archive_dir, first_log_day, resolve_profile
     from workbench.sources.salesforce import Fetcher, FetchError
     from workbench.times import parse_date
@@ -280,6 +312,9 @@ def fetch(
     profile = checked(lambda: resolve_profile(configured, org, instance_url), ProfileError)
     prompt = (lambda what: typer.prompt(what, hide_input=True)) if sys.stdin.isatty() else None
     archive = archive_dir(resolve_db_path(db))
+    if org_context:
+        fetch_org_context(db, profile, archive, prompt, since)
+        return
     with opened(db) as con:
         try:
             fetcher = Fetcher(con, profile, archive, prompt=prompt)
@@ -302,6 +337,29 @@ def fetch(
     for message in report.refused:
         say(f"refused: {message}", style="red", stderr=True)
     if report.refused:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def fetch_org_context(
+    db: Path | None, profile: Profile, archive: Path, prompt: Callable[[str], str] | None, since: str | None
+) -> None:
+    """`fetch --org-context`: the four objects, one line each, refusals on stderr (exit 2)."""
+    from workbench.sources.salesforce import Fetcher, FetchError
+
+    with opened(db) as con:
+        try:
+            fetcher = Fetcher(con, profile, archive, prompt=prompt)
+            results = fetcher.fetch_org_context(since)
+        except FetchError as exc:
+            raise fail(str(exc)) from None
+    for result in results:
+        if result.status == "loaded":
+            say(f"{result.object}: {result.rows_read:,} record(s) read, {result.rows_added:,} added")
+        else:
+            say(f"refused: {result.reason}", style="red", stderr=True)
+    usage = f"; API usage {fetcher.api_usage}" if fetcher.api_usage else ""
+    say(f"org context fetched from {profile.name}{usage}")
+    if any(r.status == "refused" for r in results):
         raise typer.Exit(EXIT_BAD_INPUT)
 
 

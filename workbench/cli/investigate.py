@@ -320,3 +320,61 @@ def shown(name: str) -> Callable[[dict[str, Any]], object]:
         return minute(row[name]) if isinstance(row[name], datetime) else row[name]
 
     return value
+
+
+@commands.command("verify-containment")
+def verify_containment(
+    app_name: Annotated[str, typer.Option("--app", help="Connected app id or name.")],
+    since: Annotated[
+        str, typer.Option("--since", help="When its tokens were revoked, UTC (YYYY-MM-DD[THH:MM]).")
+    ],
+    ip_address: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ip", help="The incident's addresses or CIDRs (default: the app's addresses before --since)."
+        ),
+    ] = None,
+    format: Annotated[
+        BackcheckFormat, typer.Option("--format", help="Output format.")
+    ] = BackcheckFormat.table,
+    output: OutputOption = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """After containment: were the app's tokens from before --since revoked, has its old activity
+    stopped, are new tokens in place? Each answer pass, fail or unknown with evidence; exit 1 on fail."""
+    from workbench.investigate.containment import FAIL, ContainmentError
+    from workbench.investigate.containment import verify_containment as verify
+    from workbench.render import escape_markdown, inert
+    from workbench.times import parse_moment
+
+    moment = checked(lambda: parse_moment(since, "--since"), ValueError)
+    configured = settings(config)
+    with opened(db, read_only=True) as con:
+        result = checked(lambda: verify(con, app_name, moment, ip_address, configured), ContainmentError)
+    if format == BackcheckFormat.json:
+        write_or_print(json.dumps(result.as_dict(), indent=2) + "\n", output)
+    elif format == BackcheckFormat.markdown:
+        lines = [
+            f"# Containment of {escape_markdown(result.app)} after {result.since:%Y-%m-%d %H:%M} UTC: "
+            f"{result.verdict.upper()}",
+            "",
+        ]
+        for check in result.checks:
+            lines += [f"## {escape_markdown(check.question)} {check.answer.upper()}", ""]
+            lines += [f"- {escape_markdown(e)}" for e in check.evidence] + [""]
+        write_or_print("\n".join(lines), output)
+    else:
+        columns: list[Column[Any]] = [
+            Column("question", lambda c: c.question),
+            Column("answer", lambda c: c.answer.upper(), wrap=False),
+            Column("evidence", lambda c: "\n".join(c.evidence)),
+        ]
+        tables.show(
+            result.checks,
+            columns,
+            title=f"Containment of {inert(result.app)} after {result.since:%Y-%m-%d %H:%M} UTC: "
+            f"{result.verdict.upper()}",
+        )
+    if result.verdict == FAIL:
+        raise typer.Exit(1)

@@ -23,6 +23,7 @@ from workbench.detect import (
     errors,
     geo_identity,
     ioc,
+    org_context,
     outlier,
     sequence,
     temporal,
@@ -40,6 +41,7 @@ DETECTORS: list[Detector] = [
     *behavioral.DETECTORS,
     *sequence.DETECTORS,
     *ioc.DETECTORS,
+    *org_context.DETECTORS,
     # Last: it reports only entity-days no other detector flagged.
     *outlier.DETECTORS,
 ]

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,14 @@ from workbench.files import describe_os_error, write_atomic
 from workbench.render import inert
 from workbench.store.ingest import ingest_inputs
 from workbench.store.inputs import LogInput
+from workbench.store.org_context import (
+    LOGIN_HISTORY,
+    SETUP_AUDIT_TRAIL,
+    OrgContextResult,
+    load_records,
+    parse_when,
+    store_org,
+)
 from workbench.store.queries import first_row, load_query
 
 API_VERSION = "62.0"
@@ -387,10 +396,142 @@ class Fetcher:
         except OSError as exc:
             raise FetchError(describe_os_error(exc, path)) from None
 
+    def _fields(self, obj: str) -> list[str]:
+        """The wanted fields the org's describe of OBJ has (a relationship by its name)."""
+        described = self._with_retries(lambda: getattr(self.sf, obj).describe(), f"describing {obj}")
+        names = {f.get("name", "").lower() for f in described.get("fields", [])}
+        relations = {(f.get("relationshipName") or "").lower() for f in described.get("fields", [])}
+        return [
+            f
+            for f in ORG_CONTEXT_FIELDS[obj]
+            if (f.split(".")[0].lower() in relations if "." in f else f.lower() in names)
+        ]
+
+    def org_context_cursor(self, obj: str) -> tuple[str, str] | None:
+        """(time, Id) of the newest record of OBJ fetched for this org."""
+        row = first_row(
+            self.con.execute(load_query("org_context_cursor"), {"org_key": self.org_key, "object": obj})
+        )
+        return (row[0], row[1]) if row else None
+
+    def fetch_org_context(self, since: str | None = None) -> list[OrgContextResult]:
+        """Pull OauthToken and ConnectedApplication (a snapshot at the fetch time) and
+        SetupAuditTrail and LoginHistory (from the cursor, else SINCE, else everything the org
+        keeps) into the store."""
+        taken_at = datetime.now(UTC).replace(tzinfo=None)
+        org_id = store_org(self.con, self.profile.org_id)
+        results = []
+        for obj in ORG_CONTEXT_FIELDS:
+            fields = self._fields(obj)
+            if "Id" not in fields:
+                results.append(
+                    OrgContextResult(obj, "refused", obj, f"{obj} is not readable with this login")
+                )
+                continue
+            cursor = self.org_context_cursor(obj)
+            start = cursor[0] if cursor else (f"{since}T00:00:00Z" if since else None)
+            query = org_context_soql(obj, fields, start)
+            answer = self._with_retries(partial(self.sf.query_all, query), f"querying {obj}")
+            records: list[dict[str, Any]] = answer["records"]
+            self.api_usage = _usage(self.sf) or self.api_usage
+            result = load_records(self.con, obj, records, f"fetch:{self.profile.name}", taken_at, org_id)
+            results.append(result)
+            time_field = INCREMENTAL_FIELD.get(obj)
+            if result.status == "loaded" and time_field and records:
+                newest = max(records, key=lambda r: (str(r.get(time_field) or ""), str(r.get("Id") or "")))
+                literal = _soql_time(str(newest.get(time_field) or ""))
+                if literal:  # a value that is not a time never becomes part of a query
+                    self.con.execute(
+                        load_query("org_context_advance_cursor"),
+                        {
+                            "org_key": self.org_key,
+                            "object": obj,
+                            "cursor_created": literal,
+                            "cursor_id": str(newest.get("Id") or ""),
+                            "updated_at": taken_at,
+                        },
+                    )
+        return results
+
     def local_ids(self) -> set[str]:
         """EventLogFile ids already fetched for this org."""
         rows = self.con.execute(load_query("fetched_file_ids"), {"org_key": self.org_key}).fetchall()
         return {r[0] for r in rows}
+
+
+# The fields `fetch --org-context` asks for, where the org's describe has them. Token values
+# (AccessToken, RequestToken, DeleteToken) are never asked for.
+ORG_CONTEXT_FIELDS: dict[str, tuple[str, ...]] = {
+    "OauthToken": (
+        "Id",
+        "AppName",
+        "AppMenuItemId",
+        "UserId",
+        "User.Username",
+        "User.Profile.Name",
+        "CreatedDate",
+        "LastUsedDate",
+        "UseCount",
+    ),
+    "ConnectedApplication": (
+        "Id",
+        "Name",
+        "CreatedDate",
+        "LastModifiedDate",
+        "OptionsAllowAdminApprovedUsersOnly",
+        "RefreshTokenValidityPeriod",
+        "MobileSessionTimeout",
+    ),
+    SETUP_AUDIT_TRAIL: (
+        "Id",
+        "CreatedDate",
+        "CreatedBy.Username",
+        "Action",
+        "Section",
+        "Display",
+        "DelegateUser",
+        "ResponsibleNamespacePrefix",
+    ),
+    LOGIN_HISTORY: (
+        "Id",
+        "LoginTime",
+        "UserId",
+        "Application",
+        "SourceIp",
+        "CountryIso",
+        "LoginType",
+        "ApiType",
+        "ApiVersion",
+        "Status",
+        "Browser",
+        "Platform",
+        "LoginUrl",
+    ),
+}
+# Append-only objects fetched incrementally: the time field their cursor follows.
+INCREMENTAL_FIELD = {LOGIN_HISTORY: "LoginTime", SETUP_AUDIT_TRAIL: "CreatedDate"}
+NEVER_FETCHED = frozenset({"accesstoken", "requesttoken", "deletetoken"})
+
+
+def org_context_soql(obj: str, fields: list[str], since: str | None) -> str:
+    """The query of one org-context object: incremental objects from SINCE (an ISO UTC time,
+    already checked), oldest first; snapshots whole."""
+    assert not {f.lower() for f in fields} & NEVER_FETCHED
+    query = f"SELECT {', '.join(fields)} FROM {obj}"
+    time_field = INCREMENTAL_FIELD.get(obj)
+    if time_field:
+        if since:
+            query += f" WHERE {time_field} >= {since}"
+        query += f" ORDER BY {time_field} ASC, Id ASC"
+    return query
+
+
+def _soql_time(value: str) -> str | None:
+    """An API timestamp as a SOQL literal (whole seconds, UTC), or None when it is not one."""
+    try:
+        return parse_when(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return None
 
 
 class _Retry(Exception):
