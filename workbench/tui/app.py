@@ -12,11 +12,13 @@ How it fits together (attributes down, messages up):
 from __future__ import annotations
 
 import gc
+import os
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar, overload
 
+import duckdb
 from textual import events, on
 from textual.app import App, ComposeResult
 from textual.notifications import SeverityLevel
@@ -64,7 +66,7 @@ class WorkbenchApp(App[None]):
         self.db_path = db_path
         # The Queries pane's console shares this process's store instance, so the instance
         # itself is kept to the store's own files.
-        self.store = store or SharedStore(db_path, prepare=lambda con: lock_down(con, db_path))
+        self.store = store or SharedStore(db_path, prepare=lambda con: confine(con, db_path))
         self.settings = settings or Settings()
         with self.store.reading() as cursor:
             last = first_row(cursor.execute("SELECT max(last_ts) FROM hourly_activity"))[0]
@@ -321,6 +323,13 @@ class WorkbenchApp(App[None]):
             self.notify(f"wrote {target}", timeout=4)
 
         self.push_screen(PromptScreen(f"Export {source.EXPORT} to:", default), write)
+
+
+def confine(con: duckdb.DuckDBPyConnection, db_path: Path) -> None:
+    """The TUI's store connection: DuckDB leaves a core to the UI thread (its worker threads
+    otherwise take every core, and the event loop stalls while a query runs), then lock_down."""
+    con.execute("SET threads = ?", [max(1, (os.cpu_count() or 2) - 1)])
+    lock_down(con, db_path)
 
 
 def binding_ids() -> set[str]:

@@ -102,9 +102,9 @@ class RawEventsScreen(Loader, Screen[None]):
             self.start_row = 0
         self.page = page
         table = self.query_one("#raw-events", WorkbenchTable)
-        table.clear()
-        for row in cells:
-            table.add_row(*row)
+        with self.app.batch_update():  # one refresh for the whole page, not one per row
+            table.clear()
+            table.add_rows(cells)
         first, last = self.start_row + 1, self.start_row + len(page.rows)
         more = "; ] next page" if page.after else " (the last page)"
         back = ", [ previous" if page.before else ""
