@@ -5,25 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import copy_store
 from tests.tui.test_investigate import svg_text
-from tests.tui.test_tui import SIZE, cell_text, demo_db, make_app, screen_text, settle  # noqa: F401
+from tests.tui.test_tui import SIZE, cell_text, make_app, screen_text, settle
 from workbench.cli import app as cli
 from workbench.store.db import open_store
 from workbench.tui.panes.anomalies import INCIDENT_KEY, AnomaliesPane
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def db(demo_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:  # noqa: F811
-    monkeypatch.setenv("WORKBENCH_TUI_SETTINGS", str(tmp_path / "tui.json"))
-    copy = tmp_path / "demo.duckdb"
-    copy_store(demo_db, copy)
-    return copy
 
 
 def row_keys(table) -> list[str]:  # type: ignore[no-untyped-def]

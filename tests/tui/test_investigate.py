@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
-from tests.conftest import copy_store
-from tests.tui.test_tui import SIZE, cell_text, demo_db, make_app, screen_text, settle  # noqa: F401
+from tests.tui.test_tui import SIZE, cell_text, make_app, screen_text, settle
 from workbench.store.db import open_store
 from workbench.tui.panes.anomalies import AnomaliesPane
 from workbench.tui.screens.raw_events import RawEventsScreen
@@ -22,15 +21,6 @@ from workbench.tui.widgets.table import SEVERITY_RANK
 # Hashing ten billion numbers takes minutes on any machine (a bare count(*) over range() does not:
 # DuckDB answers it in about a second).
 LONG_QUERY = "SELECT count(*) FROM range(10000000000) WHERE hash(range) % 7 = 3"
-
-
-@pytest.fixture
-def db(demo_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:  # noqa: F811
-
-    monkeypatch.setenv("WORKBENCH_TUI_SETTINGS", str(tmp_path / "tui.json"))
-    copy = tmp_path / "demo.duckdb"
-    copy_store(demo_db, copy)
-    return copy
 
 
 def svg_text(svg: str) -> str:

@@ -8,19 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import copy_store
-from tests.tui.test_tui import SIZE, demo_db, make_app, settle  # noqa: F401
+from tests.tui.test_tui import SIZE, make_app, settle
 from workbench.tui.panes.anomalies import AnomaliesPane
-
-
-@pytest.fixture
-def db(demo_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:  # noqa: F811
-    monkeypatch.setenv("WORKBENCH_TUI_SETTINGS", str(tmp_path / "tui.json"))
-    copy = tmp_path / "demo.duckdb"
-    copy_store(demo_db, copy)
-    return copy
 
 
 def workbench(*args: str | Path) -> subprocess.CompletedProcess[str]:

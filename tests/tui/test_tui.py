@@ -15,7 +15,7 @@ from rich.text import Text
 from textual.worker import WorkerCancelled
 from typer.testing import CliRunner
 
-from tests.conftest import copy_store, gainsight_app_id
+from tests.conftest import gainsight_app_id
 from workbench.cli import app as cli
 from workbench.store.db import open_store
 from workbench.store.findings import set_triage
@@ -31,22 +31,6 @@ runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[2]
 SIZE = (120, 36)
 HOSTILE = "[link=http://x]click[/link][bold red]\x1b[31mred"
-
-
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("tui") / "demo.duckdb"
-    result = runner.invoke(cli, ["demo", "--db", str(db)])  # not a terminal: builds, scans, prints
-    assert result.exit_code == 0, result.output
-    return db
-
-
-@pytest.fixture
-def db(demo_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("WORKBENCH_TUI_SETTINGS", str(tmp_path / "tui.json"))
-    copy = tmp_path / "demo.duckdb"
-    copy_store(demo_db, copy)
-    return copy
 
 
 def make_app(db: Path) -> WorkbenchApp:
