@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.files import write_atomic
-from workbench.investigate.backcheck import Backcheck
+from workbench.investigate.backcheck import NO_ORG_CONTEXT, Backcheck, incident_addresses, incident_end
 from workbench.render import (
     code_block,
     code_span,
@@ -23,6 +23,7 @@ from workbench.render import (
     inert,
     iso,
     md_table,
+    shell_command,
 )
 
 CONTAINMENT = [
@@ -168,6 +169,8 @@ def backcheck_sections(b: Backcheck, level: str = "##", hourly: bool = True) -> 
         "",
         *[f"- {escape_markdown(x)}" for x in b.changed],
         "",
+        *setup_changes_section(b, level),
+        *token_events_section(b, level),
         f"{level}# Addresses",
         "",
         *md_table(
@@ -277,6 +280,93 @@ def backcheck_sections(b: Backcheck, level: str = "##", hourly: bool = True) -> 
     return lines
 
 
+TABLE_CAP = 50  # rows an org-context table shows before "+N more"
+
+
+def _capped_table(headers: list[str], rows: list[list[Any]], what: str) -> list[str]:
+    lines = table(headers, rows[:TABLE_CAP])
+    if len(rows) > TABLE_CAP:
+        lines += ["", f"+{len(rows) - TABLE_CAP} more {what} (all of them in --format json)."]
+    return lines
+
+
+def _no_org_context() -> list[str]:
+    return [
+        f"{NO_ORG_CONTEXT.capitalize()} (no OauthToken, ConnectedApplication, SetupAuditTrail or LoginHistory "
+        "rows in the store): `workbench fetch --org-context`, or `workbench ingest` of the exports with "
+        "`--as-of`, fills it.",
+        "",
+    ]
+
+
+def setup_changes_table(b: Backcheck) -> list[str]:
+    """The setup changes in the window as a Markdown table, those naming a scoped app marked."""
+    return _capped_table(
+        ["time (UTC)", "who", "action", "section", "display", "delegate user", "names a scoped app"],
+        [
+            [
+                _when(c["created_date"]),
+                c["created_by"] or "-",
+                c["action"] or "-",
+                c["section"] or "-",
+                c["display"] or "-",
+                c["delegate_user"] or "-",
+                f"yes: {c['names_app']}" if c.get("names_app") else "-",
+            ]
+            for c in b.setup_changes
+        ],
+        "setup changes",
+    )
+
+
+def setup_changes_section(b: Backcheck, level: str) -> list[str]:
+    """The SetupAuditTrail rows of the window, or why there are none to show."""
+    lines = [f"{level}# Setup changes in the window", ""]
+    summary = b.org_context
+    if summary is None:
+        return []
+    if not summary["loaded"]:
+        return lines + _no_org_context()
+    if not summary["setup_rows"]:
+        return [*lines, "No SetupAuditTrail loaded: the org's setup changes were not checked.", ""]
+    span = f"The audit trail loaded covers {_when(summary['setup_first'])} to {_when(summary['setup_last'])} UTC."
+    if not b.setup_changes:
+        return [*lines, f"None in the window. {span}", ""]
+    return [*lines, span, "", *setup_changes_table(b), ""]
+
+
+def token_events_section(b: Backcheck, level: str) -> list[str]:
+    """The scope's tokens created, last used and revoked in the window, or why none are shown."""
+    lines = [f"{level}# Token events", ""]
+    summary = b.org_context
+    if summary is None:
+        return []
+    if not summary["loaded"]:
+        return lines + _no_org_context()
+    if not summary["token_snapshots"]:
+        return [*lines, "No OauthToken snapshot loaded: token events were not checked.", ""]
+    span = (
+        f"{summary['token_snapshots']} OauthToken snapshot(s) from {_when(summary['token_first'])} to "
+        f"{_when(summary['token_last'])} UTC; revoked means held by one snapshot and gone from the org's next."
+    )
+    rows = [
+        [
+            e["event"],
+            _when(e["at"]),
+            e["app_name"] or "-",
+            e["user"],
+            Literal(e["token_id"] or "-"),
+            _when(e["created_date"]) or "-",
+            _when(e["last_used_date"]) or "never",
+            _num(e["use_count"]),
+            e["note"] or "-",
+        ]
+        for e in b.token_events
+    ]
+    headers = ["event", "when (UTC)", "app", "user", "token", "created", "last used", "use count", "note"]
+    return [*lines, span, "", *_capped_table(headers, rows, "token events"), ""]
+
+
 def backcheck_markdown(b: Backcheck) -> str:
     """A stand-alone back-check document."""
     return inert("\n".join(["# Back-check", "", *backcheck_sections(b)]) + "\n", keep_newlines=True)
@@ -317,6 +407,11 @@ def backcheck_dict(b: Backcheck) -> dict[str, Any]:
             "coverage": b.coverage,
             "baseline": b.baseline,
             "ioc_checked": b.ioc_checked,
+            "org_context": b.org_context,
+            # Not an empty list when the store holds no org context: null, and org_context says why.
+            "setup_changes": b.setup_changes if b.org_context_loaded else None,
+            "token_events": b.token_events if b.org_context_loaded else None,
+            "containment": b.containment,
         }
     )
 
@@ -519,6 +614,129 @@ def _left_out_lines(incident: Incident | None) -> list[str]:
     return lines
 
 
+ORG_CONTEXT_QUERIES = [
+    "backcheck_org_context",
+    "backcheck_setup_changes",
+    "backcheck_token_snapshots",
+    "containment_tokens",
+    "containment_app_addresses",
+    "containment_app_logins",
+]
+
+
+def containment_plan(b: Backcheck) -> list[dict[str, Any]]:
+    """Per scoped app: the app, T and why, and the old addresses verify-containment is run with
+    (the back-check's containment answers; without org context, what they would be asked with)."""
+    if b.containment:
+        return b.containment
+    since, basis = incident_end(b)
+    addresses = incident_addresses(b)
+    return [
+        {"app_id": a, "app": a, "since": since, "since_basis": basis, "old_addresses": addresses}
+        for a in b.scope.apps
+    ]
+
+
+def containment_commands(b: Backcheck, db_args: list[str]) -> list[str]:
+    """The verify-containment command line of each scoped app, shell-quoted."""
+    return [
+        shell_command(
+            "workbench",
+            "verify-containment",
+            "--app",
+            plan["app_id"],
+            "--since",
+            f"{plan['since']:%Y-%m-%dT%H:%M}",
+            *(word for ip in plan["old_addresses"] for word in ("--ip", ip)),
+            "--format",
+            "markdown",
+            *db_args,
+        )
+        for plan in containment_plan(b)
+    ]
+
+
+def with_containment_commands(commands: list[str], b: Backcheck, db_args: list[str]) -> list[str]:
+    """COMMANDS with the verify-containment lines after the back-check's (or at the end)."""
+    extra = containment_commands(b, db_args)
+    at = next((i + 1 for i, c in enumerate(commands) if c.startswith("workbench backcheck ")), len(commands))
+    return [*commands[:at], *extra, *commands[at:]]
+
+
+def _check_lines(answer: dict[str, Any]) -> list[str]:
+    if answer.get("error"):
+        return [f"- could not be checked: {escape_markdown(answer['error'])}"]
+    lines = []
+    for check in answer["checks"]:
+        lines.append(f"- **{check['answer'].upper()}**: {escape_markdown(check['question'])}")
+        lines += [f"  - {escape_markdown(e)}" for e in check["evidence"]]
+    return lines
+
+
+def what_we_changed(b: Backcheck, db_args: list[str]) -> list[str]:
+    """What was changed in the org after the incident, and how the store shows it: verify-containment's
+    three answers for each scoped app, and the setup changes during the window."""
+    lines = ["## What we changed, and how we know", ""]
+    if not b.org_context_loaded:
+        return [
+            *lines,
+            f"{NO_ORG_CONTEXT.capitalize()}: the store holds no OauthToken, ConnectedApplication, "
+            "SetupAuditTrail or LoginHistory rows, so this report cannot show which tokens were revoked "
+            "or reissued, whether the old ones went quiet, or what changed in the org's setup. Load the "
+            "org context (from the API, or the CSV exports timed with `--as-of` when they were taken), "
+            "then run this report again:",
+            "",
+            *code_block(
+                [
+                    shell_command("workbench", "fetch", "--org-context", *db_args),
+                    shell_command("workbench", "ingest", "EXPORTS", "--as-of", "YYYY-MM-DDTHH:MM", *db_args),
+                ]
+            ),
+            "",
+        ]
+    if not b.containment:
+        lines += [
+            "The report's scope names no connected app, so containment was not verified; run "
+            "`workbench verify-containment --app APP --since T` for the app.",
+            "",
+        ]
+    for answer in b.containment:
+        label = (
+            f"{escape_markdown(answer['app'])} ({code_span(answer['app_id'])})"
+            if answer["app"] != answer["app_id"]
+            else code_span(answer["app_id"])
+        )
+        old = answer["old_addresses"]
+        basis = (
+            f"the incident's addresses ({_plain_list(old)})"
+            if old
+            else "every address the app used before T (no incident address was found)"
+        )
+        lines += [
+            f"### {label}: {answer['verdict'].upper()}",
+            "",
+            f"From `workbench verify-containment` with T = {answer['since']:%Y-%m-%d %H:%M} UTC, "
+            f"{escape_markdown(answer['since_basis'])}; old addresses: {basis}.",
+            "",
+            *_check_lines(answer),
+            "",
+        ]
+    window = f"{b.scope.start:%Y-%m-%d %H:%M} to {b.scope.end:%Y-%m-%d %H:%M} UTC"
+    lines += [f"### Setup changes during the window ({window})", ""]
+    summary = b.org_context or {}
+    if not summary.get("setup_rows"):
+        lines += ["No SetupAuditTrail loaded: the org's setup changes were not checked.", ""]
+    elif not b.setup_changes:
+        lines += [
+            f"None. The audit trail loaded covers {_when(summary['setup_first'])} to "
+            f"{_when(summary['setup_last'])} UTC.",
+            "",
+        ]
+    else:
+        lines += [*setup_changes_table(b), ""]
+    return lines
+
+
 def incident_report(
     title: str,
     findings: list[dict[str, Any]],
@@ -528,10 +746,16 @@ def incident_report(
     generated: datetime,
     queries_used: list[str] | None = None,
     incident: Incident | None = None,
+    db_args: list[str] | None = None,
 ) -> str:
     """The incident summary: an executive can read the top, an engineer the rest. COMMANDS are
-    command lines already quoted by workbench.render.shell_command."""
+    command lines already quoted by workbench.render.shell_command; DB_ARGS (`--db FILE`) go
+    into the commands this adds (verify-containment, and those that fill the org context)."""
     queries_used = queries_used or []
+    db_args = db_args or []
+    if backcheck is not None:
+        commands = with_containment_commands(commands, backcheck, db_args)
+        queries_used = [*queries_used, *ORG_CONTEXT_QUERIES]
     timeline = sorted(findings, key=lambda f: f["window_start"])
     request_ids = [r for f in findings for r in (f.get("evidence") or {}).get("request_ids", [])]
     named_ips = sorted({ip for f in findings for ip in (f.get("evidence") or {}).get("ips", [])})
@@ -598,6 +822,7 @@ def incident_report(
         "",
         *[f"- [ ] {x}" for x in CONTAINMENT],
         "",
+        *(what_we_changed(backcheck, db_args) if backcheck is not None else []),
         "## Evidence",
         "",
         "Sample request ids (REQUEST_ID in the event logs):",

@@ -290,6 +290,7 @@ def build_report(
         datetime.now(UTC).replace(tzinfo=None),
         [*BACKCHECK_QUERIES, "backcheck_incident_objects", "backcheck_bulk_jobs"],
         incident,
+        common,
     )
     return BuiltReport(markdown, findings, result, incident)
 
