@@ -219,3 +219,27 @@ def test_a_folder_of_another_store_beside_a_new_database_is_never_read(tmp_path:
     code, output = invoke("ingest", tmp_path / "api.csv", "--db", db)
     assert code == 2 and "belong to no store" in output and len(output.strip().splitlines()) == 1
     assert parquet_files(db) == left  # nothing deleted
+
+
+def test_a_batch_that_fails_halfway_through_its_renames_leaves_no_file_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [api_row(request_id=f"r{d}", ts=f"202511{d}100000.000") for d in (16, 17, 18)]
+    (tmp_path / "api.csv").write_text(quoted_csv(API_TOTAL_USAGE_HEADER, rows))
+    db = tmp_path / "s.duckdb"
+    open_store(db).close()  # the placeholder is in place; now every rename is a batch file's
+    renames = []
+
+    def second_fails(source: Path, target: Path) -> None:
+        renames.append(target)
+        if len(renames) == 2:
+            raise OSError("disk full")  # one file of the batch is already in place
+        os.rename(source, target)
+
+    monkeypatch.setattr(partitions.os, "replace", second_fails)
+    code, output = invoke("ingest", tmp_path / "api.csv", "--db", db)
+    assert code == 2 and "disk full" in output
+    assert parquet_files(db) == set() == catalogued(db)
+    assert count(db, "SELECT count(*) FROM events") == 0
+    folder = db.with_name(db.name + "-events")
+    assert not list(folder.glob(".pending-*")) and not list(folder.glob(".staging-*"))

@@ -187,17 +187,16 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
         if version <= current:
             continue
         con.execute("BEGIN")
-        moved: list[partitions.EventFile] = []
         try:
             con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
             con.execute(script)
             if version == PARTITIONS_VERSION:  # a step SQL alone cannot take: it writes files
-                moved = partitions.move_events_out(con)
+                partitions.move_events_out(con)
             con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(version)])
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
-            partitions.discard(partitions.events_folder(con), moved)
+            partitions.recover(con, partitions.events_folder(con))  # files the catalog never named
             raise
         partitions.settle(partitions.events_folder(con))
     return newer

@@ -470,8 +470,6 @@ class Ingester:
         self.default_org = default_org
         partitions.attach_view(con, read_only=False)  # a copied store's view, re-pointed first
         self.folder = partitions.events_folder(con)
-        self.written: list[partitions.EventFile] = []
-        """The partition files of the batch being committed (removed again if the commit fails)."""
         self._tmp = tempfile.TemporaryDirectory(prefix="workbench-ingest-")
         self._copies = 0
         # One "now" per run, so the reading pass and the pass that locates rejects agree.
@@ -789,10 +787,10 @@ class Ingester:
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
-            partitions.discard(self.folder, self.written)
+            # The batch's files, renamed or not, are named by no catalog row now: remove them
+            # (by its marker, so even a batch that failed halfway through its renames goes).
+            partitions.recover(con, self.folder)
             raise
-        finally:
-            self.written = []
         partitions.settle(self.folder)
 
     def _insert_new_events(self) -> dict[int, int]:
@@ -844,9 +842,9 @@ class Ingester:
         # The new rows go straight to Parquet partitions (in place, named in the catalog by this
         # transaction); what was added, and the aggregates below, are read back from them.
         fresh = f"SELECT {_EVENT_COLUMNS} FROM batch_part b WHERE reject_reason IS NULL {stored} {first_only}"
-        self.written = partitions.write_batch(con, fresh, self.folder)
-        partitions.record(con, self.written)
-        added = partitions.summary(con, self.folder, self.written)
+        written = partitions.write_batch(con, fresh, self.folder)
+        partitions.record(con, written)
+        added = partitions.summary(con, self.folder, written)
         touched: dict[tuple[str, str], tuple[datetime, datetime]] = {}
         for _, org, event_type, _, first, last in added:
             old = touched.get((org, event_type))

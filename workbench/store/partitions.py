@@ -136,7 +136,7 @@ def attach_view(con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
 
 def move_events_out(con: duckdb.DuckDBPyConnection) -> list[EventFile]:
     """Migration: move the rows of an `events` table into partitions and replace the table with
-    the view (inside the caller's transaction; on failure, `discard` the files returned)."""
+    the view (inside the caller's transaction; if it fails, `recover` removes the files written)."""
     kind = first_row(
         con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = 'events'")
     )
@@ -162,8 +162,8 @@ def move_events_out(con: duckdb.DuckDBPyConnection) -> list[EventFile]:
 
 def write_batch(con: duckdb.DuckDBPyConnection, rows_sql: str, folder: Path) -> list[EventFile]:
     """Write the events ROWS_SQL selects as one batch of partition files, in place but not yet in
-    the catalog: `record` them in the same transaction as the rest, then `settle` (or `discard`
-    them if that transaction fails)."""
+    the catalog: `record` them in the same transaction as the rest, then `settle` (or, if that
+    transaction fails, `recover` removes them)."""
     batch = f"b{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}"
     staging = folder / f"{_STAGING}{batch}"
     select = f"SELECT {_FILE_SELECT}, org_id AS org, event_type, CAST(ts AS DATE) AS day FROM ({rows_sql})"
@@ -233,13 +233,6 @@ def settle(folder: Path) -> None:
     """After the commit: the batches written are part of the store; forget their markers."""
     for marker in folder.glob(f"{_PENDING}*"):
         marker.unlink(missing_ok=True)
-
-
-def discard(folder: Path, files: list[EventFile]) -> None:
-    """After a rollback: remove the batch's files (and their markers)."""
-    for f in files:
-        (folder / f.path).unlink(missing_ok=True)
-    settle(folder)
 
 
 def recover(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
