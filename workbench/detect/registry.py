@@ -193,22 +193,24 @@ def detect(ctx: DetectorContext, names: list[str] | None = None) -> DetectionRun
             outcomes[detector.name] = DetectorFailure(detector.name, reason)
         seconds[detector.name] = time.perf_counter() - started
 
+    def found() -> list[Finding]:
+        """The findings so far, in the registry's order whatever order the detectors finished in."""
+        return [f for d in chosen if isinstance(o := outcomes.get(d.name), list) for f in o]
+
     try:
         # Two at a time: Polars and DuckDB release the GIL, so on two cores one detector's
         # frames are built while another's are compared. Shared profiles are computed once
         # (cached_property holds a lock while it computes).
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="detect") as pool:
             list(pool.map(run, [d for d in chosen if not d.reads_prior]))
-        ctx.prior = [f for d in chosen if isinstance(o := outcomes.get(d.name), list) for f in o]
+        ctx.prior = found()
         for detector in (d for d in chosen if d.reads_prior):
             run(detector)
     finally:
         ctx.finish()
-    # In the registry's order, whatever order they finished in: the same findings, the same order.
-    found = [f for d in chosen if isinstance(o := outcomes[d.name], list) for f in o]
     failures = [o for d in chosen if isinstance(o := outcomes[d.name], DetectorFailure)]
-    found = corroborate(add_ip_context(found, ctx.ip_info))
-    frame = findings_frame(found).sort(["score", "window_start"], descending=[True, False])
+    findings = corroborate(add_ip_context(found(), ctx.ip_info))
+    frame = findings_frame(findings).sort(["score", "window_start"], descending=[True, False])
     return DetectionRun(frame, failures, seconds)
 
 

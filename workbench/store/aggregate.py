@@ -29,6 +29,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from workbench.store import partitions
 from workbench.store.queries import first_row, load_query, statements
 
 if TYPE_CHECKING:
@@ -184,12 +185,10 @@ def duckdb_aggregates(source: str, window: Window = Window(), threads: int | Non
         config["threads"] = threads
     con = duckdb.connect(":memory:", config=config)
     try:
-        pattern = str(folder / "*" / "*" / "*" / "*.parquet").replace("'", "''")
         con.execute(
             f"""CREATE VIEW events AS
                 SELECT {", ".join(EVENT_COLUMNS)}, day
-                  FROM read_parquet('{pattern}', hive_partitioning = true,
-                                    hive_types = {{'org': VARCHAR, 'event_type': VARCHAR, 'day': DATE}})
+                  FROM {partitions.read_files(partitions.every_file(folder))}
                  WHERE {window.day_filter()}"""
         )
         # Spark's name for the one JSON function the two engines name differently.

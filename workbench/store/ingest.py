@@ -430,11 +430,6 @@ def _read_csv_sql(paths: list[Path], header: list[str], gzipped: bool, file_colu
                 rejects_table = 'csv_rejects', rejects_scan = 'csv_scans', max_line_size = 10000000)"""
 
 
-_EVENT_COLUMNS = (
-    "file_id, org_id, event_type, ts, request_id, user_id, user_name, connected_app_id, "
-    "connected_app_name, client_name, client_ip, source_ip, api_family, api_resource, http_method, entity_name, "
-    "status_code, rows_processed, user_agent, is_error, content_key, attributes"
-)
 # Files that share a header are read by one read_csv call (DuckDB parallelises across them)
 # and committed together, up to about this many bytes of CSV. One commit per small file
 # would cost more than parsing it. Each file still lands whole or not at all.
@@ -841,7 +836,7 @@ class Ingester:
         )
         # The new rows go straight to Parquet partitions (in place, named in the catalog by this
         # transaction); what was added, and the aggregates below, are read back from them.
-        fresh = f"SELECT {_EVENT_COLUMNS} FROM batch_part b WHERE reject_reason IS NULL {stored} {first_only}"
+        fresh = f"SELECT {partitions.EVENT_COLUMNS} FROM batch_part b WHERE reject_reason IS NULL {stored} {first_only}"
         written = partitions.write_batch(con, fresh, self.folder)
         partitions.record(con, written)
         added = partitions.summary(con, self.folder, written)

@@ -26,26 +26,30 @@ import duckdb
 
 from workbench.store.queries import first_row
 
-# The view's columns, in the order of the table they replaced (SELECT * keeps its shape); `day`
-# (the partition) is last, for queries that prune by it.
-EVENT_COLUMNS = (
-    "file_id, org_id, event_type, ts, request_id, user_id, user_name, connected_app_id, "
-    "connected_app_name, client_name, client_ip, source_ip, api_family, api_resource, http_method, entity_name, "
-    "status_code, rows_processed, user_agent, is_error, content_key, attributes"
-)
-# What a file holds, typed: event_type and day are in its path.
-_FILE_SELECT = (
-    "CAST(file_id AS INTEGER) AS file_id, CAST(org_id AS VARCHAR) AS org_id, CAST(ts AS TIMESTAMP) AS ts, "
-    "CAST(request_id AS VARCHAR) AS request_id, CAST(user_id AS VARCHAR) AS user_id, "
-    "CAST(user_name AS VARCHAR) AS user_name, CAST(connected_app_id AS VARCHAR) AS connected_app_id, "
-    "CAST(connected_app_name AS VARCHAR) AS connected_app_name, CAST(client_name AS VARCHAR) AS client_name, "
-    "CAST(client_ip AS VARCHAR) AS client_ip, CAST(source_ip AS VARCHAR) AS source_ip, "
-    "CAST(api_family AS VARCHAR) AS api_family, CAST(api_resource AS VARCHAR) AS api_resource, "
-    "CAST(http_method AS VARCHAR) AS http_method, CAST(entity_name AS VARCHAR) AS entity_name, "
-    "CAST(status_code AS INTEGER) AS status_code, CAST(rows_processed AS BIGINT) AS rows_processed, "
-    "CAST(user_agent AS VARCHAR) AS user_agent, CAST(is_error AS BOOLEAN) AS is_error, "
-    "CAST(content_key AS VARCHAR) AS content_key, CAST(attributes AS VARCHAR) AS attributes"
-)
+# The view's columns, in the order of the table they replaced (SELECT * keeps its shape), with
+# the type each file holds them in; event_type is in a file's path, not in it, and `day` (the
+# partition) comes last, for queries that prune by it.
+_TYPES = {
+    "file_id": "INTEGER",
+    "org_id": "VARCHAR",
+    "event_type": "VARCHAR",
+    "ts": "TIMESTAMP",
+    **dict.fromkeys(
+        ("request_id", "user_id", "user_name", "connected_app_id", "connected_app_name"), "VARCHAR"
+    ),
+    **dict.fromkeys(("client_name", "client_ip", "source_ip", "api_family", "api_resource"), "VARCHAR"),
+    "http_method": "VARCHAR",
+    "entity_name": "VARCHAR",
+    "status_code": "INTEGER",
+    "rows_processed": "BIGINT",
+    "user_agent": "VARCHAR",
+    "is_error": "BOOLEAN",
+    "content_key": "VARCHAR",
+    "attributes": "VARCHAR",  # JSON text in the file; the view reads it back as JSON
+}
+EVENT_COLUMNS = ", ".join(_TYPES)
+_IN_FILE = {column: kind for column, kind in _TYPES.items() if column != "event_type"}
+_FILE_SELECT = ", ".join(f"CAST({column} AS {kind}) AS {column}" for column, kind in _IN_FILE.items())
 _PLACEHOLDER = Path("org=_", "event_type=_", "day=1970-01-01", "placeholder.parquet")
 _PENDING = ".pending-"
 _STAGING = ".staging-"
@@ -77,6 +81,21 @@ def _literal(value: str | Path) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def read_files(files: str, filename: bool = False) -> str:
+    """DuckDB's read_parquet over FILES (a SQL string or list literal: paths or a glob) with the
+    layout's partition columns typed (an org directory that looks like a number stays text)."""
+    extra = "filename = true, " if filename else ""
+    return (
+        f"read_parquet({files}, {extra}hive_partitioning = true,"
+        " hive_types = {'org': VARCHAR, 'event_type': VARCHAR, 'day': DATE})"
+    )
+
+
+def every_file(folder: Path) -> str:
+    """The glob (a SQL literal) of every partition file under FOLDER."""
+    return _literal(folder / "*" / "*" / "*" / "*.parquet")
+
+
 def events_folder(con: duckdb.DuckDBPyConnection) -> Path:
     """The partitions' folder of the store CON is open on: `<db file>-events` beside it."""
     row = first_row(
@@ -89,12 +108,8 @@ def events_folder(con: duckdb.DuckDBPyConnection) -> Path:
 
 
 def _view_sql(folder: Path) -> str:
-    pattern = folder / "*" / "*" / "*" / "*.parquet"
     columns = EVENT_COLUMNS.replace("attributes", "CAST(attributes AS JSON) AS attributes")
-    return f"""CREATE OR REPLACE VIEW events AS
-SELECT {columns}, day
-  FROM read_parquet({_literal(pattern)}, hive_partitioning = true,
-                    hive_types = {{'org': VARCHAR, 'event_type': VARCHAR, 'day': DATE}})"""
+    return f"CREATE OR REPLACE VIEW events AS SELECT {columns}, day FROM {read_files(every_file(folder))}"
 
 
 def _ensure_placeholder(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
@@ -103,11 +118,9 @@ def _ensure_placeholder(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
         return
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(target.name + ".tmp")
-    empty = f"SELECT {_FILE_SELECT} FROM (SELECT NULL AS file_id, NULL AS org_id, NULL AS ts, NULL AS request_id, "
-    empty += "NULL AS user_id, NULL AS user_name, NULL AS connected_app_id, NULL AS connected_app_name, "
-    empty += "NULL AS client_name, NULL AS client_ip, NULL AS source_ip, NULL AS api_family, NULL AS api_resource, "
-    empty += "NULL AS http_method, NULL AS entity_name, NULL AS status_code, NULL AS rows_processed, "
-    empty += "NULL AS user_agent, NULL AS is_error, NULL AS content_key, NULL AS attributes) LIMIT 0"
+    empty = (
+        "SELECT " + ", ".join(f"NULL::{kind} AS {column}" for column, kind in _IN_FILE.items()) + " LIMIT 0"
+    )
     con.execute(f"COPY ({empty}) TO {_literal(temporary)} (FORMAT parquet, COMPRESSION zstd)")
     os.replace(temporary, target)
 
@@ -177,9 +190,7 @@ def write_batch(con: duckdb.DuckDBPyConnection, rows_sql: str, folder: Path) -> 
         return []
     found = con.execute(
         f"""SELECT filename, any_value(org_id), any_value(event_type), any_value(day), count(*)
-              FROM read_parquet({_literal(staging / "*" / "*" / "*" / "*.parquet")}, filename = true,
-                   hive_partitioning = true,
-                   hive_types = {{'org': VARCHAR, 'event_type': VARCHAR, 'day': DATE}})
+              FROM {read_files(every_file(staging), filename=True)}
              GROUP BY filename ORDER BY filename"""
     ).fetchall()
     files = [
@@ -212,8 +223,7 @@ def summary(
     paths = "[" + ", ".join(_literal(folder / f.path) for f in files) + "]"
     return con.execute(
         f"""SELECT file_id, org_id, event_type, count(*), min(ts), max(ts)
-              FROM read_parquet({paths}, hive_partitioning = true,
-                   hive_types = {{'org': VARCHAR, 'event_type': VARCHAR, 'day': DATE}})
+              FROM {read_files(paths)}
              GROUP BY ALL"""
     ).fetchall()
 
