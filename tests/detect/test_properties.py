@@ -49,7 +49,18 @@ IPS = ("52.14.7.9", "34.201.10.4", "104.18.0.77", "146.70.12.3", HOSTING_IOC_IP,
 OBJECTS = ("Account", "Contact", "Opportunity", "Lead", "Case", "User", "Invoice__c")
 CLIENTS = ("", "Gainsight/2.1", "python-requests/2.31", "Workbench", "Dataloader Bulk/62.0")
 API_SOURCES = ("ApiTotalUsage", "RestApi", "none")
-LOGINS = ("none", "some", "only")
+# "history": the org has no Login event logs, its logins come as a LoginHistory export.
+LOGINS = ("none", "some", "only", "history")
+LOGIN_HISTORY_COLUMNS = (
+    "Id",
+    "LoginTime",
+    "UserId",
+    "Application",
+    "SourceIp",
+    "CountryIso",
+    "LoginType",
+    "Status",
+)
 BULK = ("none", "jobs", "jobs_and_deletions")
 CLIENT_IP_MODES = ("normal", "empty", "salesforce")
 
@@ -156,11 +167,14 @@ class Files:
         self.rows.setdefault((org, event_type, day), []).append(row)
 
     def write(self, folder: Path, shape: Shape, rng: random.Random) -> int:
+        """Event logs into FOLDER; LoginHistory exports into FOLDER/../history/ORG (each org's
+        export is ingested with --org: the export does not say its org)."""
         columns = {
             "ApiTotalUsage": API_TOTAL_USAGE_COLUMNS,
             "RestApi": REST_API_COLUMNS,
             "BulkApi2": BULK_API2_COLUMNS,
             "Login": LOGIN_COLUMNS,
+            "LoginHistory": LOGIN_HISTORY_COLUMNS,
         }
         written = 0
         # Long histories go in one file per org and event type (fewer files, faster ingest).
@@ -173,7 +187,8 @@ class Files:
             if shape.shuffle_columns:
                 rng.shuffle(header)
             values = [[row.get(c, "") for c in header] for row in rows]
-            write_log(folder / f"{org}-{event_type}-{label}.csv", header, values)
+            into = folder.parent / "history" / org if event_type == "LoginHistory" else folder
+            write_log(into / f"{org}-{event_type}-{label}.csv", header, values)
             written += 1
         return written
 
@@ -306,6 +321,21 @@ def login(
     entity: Entity = actor["entity"]  # type: ignore[assignment]
     ts, derived = ts_fields(moment(rng, day, entity.hours))
     ip = IPS[rng.choice(entity.ips)]
+    failed = rng.random() < max(shape.error_share, 0.05)
+    if shape.logins == "history":
+        when = moment(rng, day, entity.hours)
+        row = {
+            "Id": ident(rng, "0Ya"),
+            "LoginTime": f"{when:%Y-%m-%dT%H:%M:%S}.000Z",
+            "UserId": to18(str(actor["user"])),
+            "Application": str(actor["app_name"]) or "Browser",
+            "SourceIp": ip,
+            "CountryIso": rng.choice(("US", "DE", "")),
+            "LoginType": "Remote Access 2.0" if entity.has_app else "Application",
+            "Status": "Failed: Invalid Password" if failed else "Success",
+        }
+        files.add(org, "LoginHistory", day, row)
+        return
     failed = rng.random() < max(shape.error_share, 0.05)
     files.add(
         org,
@@ -491,7 +521,11 @@ def run_shape(shape: Shape) -> None:
         folder, db = Path(tmp) / "logs", Path(tmp) / "store.duckdb"
         folder.mkdir()
         if build_logs(shape, folder):
-            ingest(folder, db, shape.enrich)
+            if any(folder.iterdir()):
+                ingest(folder, db, shape.enrich)
+            for export in sorted((Path(tmp) / "history").glob("*")):
+                result = runner.invoke(app, ["ingest", str(export), "--db", str(db), "--org", export.name])
+                assert result.exit_code == 0, f"LoginHistory ingest failed: {result.output}"
         con = open_store(db)
         try:
             # Every generated row is a valid Salesforce row: none may be rejected.

@@ -99,6 +99,9 @@ class DetectorContext:
     prior: list[Finding] = field(default_factory=list)  # findings of detectors run earlier
     ip_info: pl.DataFrame = field(default_factory=pl.DataFrame)  # empty until `enrich` has run
     pending: list[Future[pl.DataFrame]] = field(default_factory=list)  # raw rows loading ahead
+    # LoginHistory logins in the grain of `activity`, for orgs without Login event logs: they say
+    # where apps and users were seen from, never how much work they did (volume reads `activity`).
+    logins: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     def finish(self) -> None:
         """Wait for raw rows still loading ahead: their cursors must be done before the store's
@@ -107,8 +110,20 @@ class DetectorContext:
 
     @cached_property
     def entity_activity(self) -> pl.DataFrame:
-        """Activity keyed by its entity (see profiles.entity_activity)."""
-        return entity_activity(self.activity)
+        """Activity keyed by its entity (see profiles.entity_activity); an app's label may come
+        from its LoginHistory logins when its calls do not name it."""
+        if self.logins.is_empty():
+            return entity_activity(self.activity)
+        return self.entity_presence.filter(~pl.col("login")).drop("login")
+
+    @cached_property
+    def entity_presence(self) -> pl.DataFrame:
+        """Where each entity was seen from: its API activity and, for orgs without Login event
+        logs, its LoginHistory logins (the address, country and travel detectors read this)."""
+        if self.logins.is_empty():
+            return self.entity_activity
+        both = [self.activity.with_columns(login=False), self.logins.with_columns(login=True)]
+        return entity_activity(pl.concat(both, how="diagonal_relaxed"))
 
     @cached_property
     def profiles(self) -> Profiles:

@@ -76,6 +76,12 @@ def _apps(ctx: DetectorContext) -> pl.DataFrame:
     return ctx.entity_activity.filter(pl.col("entity_type") == "connected_app")
 
 
+def _apps_seen(ctx: DetectorContext) -> pl.DataFrame:
+    """The apps' activity plus their LoginHistory logins (orgs without Login event logs): where
+    they were seen from, for the address, country and network checks."""
+    return ctx.entity_presence.filter(pl.col("entity_type") == "connected_app")
+
+
 def _new_values_per_day(
     ctx: DetectorContext, frame: pl.DataFrame, value: str, min_calls: int, min_history_days: int
 ) -> pl.DataFrame:
@@ -146,7 +152,7 @@ def _carry_cap(share: pl.Series) -> np.ndarray:
 def new_ip(ctx: DetectorContext, p: NewValue) -> list[Finding]:
     """A connected app calling from addresses it never used, weighed by how stable its
     addresses are and how far the new ones are from the known ones."""
-    apps = _apps(ctx)
+    apps = _apps_seen(ctx)
     day = _new_values_per_day(ctx, apps, "ip", p.min_calls, p.min_history_days)
     if day.is_empty():
         return []
@@ -381,7 +387,7 @@ def new_user_for_app(ctx: DetectorContext, p: NewValue) -> list[Finding]:
 def _with_ip_info(ctx: DetectorContext) -> pl.DataFrame:
     if ctx.ip_info.is_empty():
         return pl.DataFrame()
-    return _apps(ctx).join(ctx.ip_info, on="ip", how="inner")
+    return _apps_seen(ctx).join(ctx.ip_info, on="ip", how="inner")
 
 
 def _new_network_value(
@@ -576,7 +582,7 @@ def impossible_geography(ctx: DetectorContext, p: ImpossibleGeography) -> list[F
     (skipped where the databases' accuracy radius makes the distance meaningless)."""
     if ctx.ip_info.is_empty():
         return []
-    located = ctx.entity_activity.join(ctx.ip_info, on="ip", how="inner").filter(
+    located = ctx.entity_presence.join(ctx.ip_info, on="ip", how="inner").filter(
         pl.col("latitude").is_not_null() & (pl.col("accuracy_km").fill_null(0) <= p.max_accuracy_km)
     )
     if located.is_empty():

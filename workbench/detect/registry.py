@@ -90,6 +90,7 @@ def build_context(
         return pool.submit(query_frame, con.cursor(), name, params)
 
     activity, auth, ip_info = load("api_activity_hourly"), load("auth_failures_hourly"), load("ip_info_all")
+    logins = load("login_history_hourly")
     prefetched = {(name, repr(params)): load(name, params) for name, params in _raw_queries(settings).items()}
     pool.shutdown(wait=False)
 
@@ -103,16 +104,32 @@ def build_context(
         finally:
             cursor.close()
 
+    login_rows = logins.result()
     return DetectorContext(
         activity=activity.result(),
-        auth=auth.result(),
+        auth=_with_login_failures(auth.result(), login_rows),
         settings=settings,
         window_start=window_start,
         window_end=window_end,
         raw=raw,
         ip_info=ip_info.result(),
         pending=list(prefetched.values()),
+        logins=login_rows,
     )
+
+
+def _with_login_failures(auth: pl.DataFrame, logins: pl.DataFrame) -> pl.DataFrame:
+    """The authentication frame plus LoginHistory's logins and failed logins (orgs without
+    Login event logs only, see login_history_logins), in its grain: org x hour x user x address."""
+    if logins.is_empty():
+        return auth
+    keys = ["org_id", "hour", "user_id", "ip"]
+    from_logins = logins.group_by(keys).agg(
+        user_name=pl.col("user_name").drop_nulls().first(),
+        failures=pl.col("auth_failures").sum(),
+        calls=pl.col("calls").sum(),
+    )
+    return pl.concat([auth, from_logins.select(auth.columns)], how="vertical_relaxed")
 
 
 def corroborate(findings: list[Finding]) -> list[Finding]:
