@@ -15,7 +15,7 @@ from workbench.config import Settings
 from workbench.detect.scan import ScanResult, judged_days, run_scan
 from workbench.enrich.service import EnrichReport, enrich_store
 from workbench.sample.demo import SampleLogs
-from workbench.sources.local import ingest_paths
+from workbench.sources.local import FolderReport, ingest_folder, ingest_paths
 from workbench.store.ingest import IngestReport
 
 
@@ -24,6 +24,7 @@ class DemoBuild:
     """What building the demo did: the ingest, the enrichment and the scan of every day."""
 
     ingest: IngestReport
+    org_context: list[FolderReport]
     enrichment: EnrichReport
     scan: ScanResult
 
@@ -40,8 +41,10 @@ def build_demo(
     settings: Settings,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> DemoBuild:
-    """Ingest SAMPLE into the store (a no-op when already there), enrich it, scan every day."""
+    """Ingest SAMPLE's logs and its org-context snapshots (each at its time) into the store (a
+    no-op when already there), enrich it, scan every day."""
     ingested = ingest_paths(con, sample.log_folders, on_progress=on_progress)
+    context = [ingest_folder(con, [folder], org, as_of) for folder, org, as_of in sample.snapshots()]
     enriched = enrich_store(con, sample.enrich_config())
     scanned = run_scan(con, settings, judged_days(con, all_days=True))
-    return DemoBuild(ingested, enriched, scanned)
+    return DemoBuild(ingested, context, enriched, scanned)

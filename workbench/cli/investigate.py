@@ -368,7 +368,7 @@ def verify_containment(
         columns: list[Column[Any]] = [
             Column("question", lambda c: c.question),
             Column("answer", lambda c: c.answer.upper(), wrap=False),
-            Column("evidence", lambda c: "\n".join(c.evidence)),
+            Column("evidence", lambda c: c.evidence),
         ]
         tables.show(
             result.checks,

@@ -104,5 +104,13 @@ def table(rows: Sequence[R], columns: Sequence[Column[R]], title: str | None = N
             no_wrap=not column.wrap,
         )
     for row in rows:
-        grid.add_row(*(Text(inert(c.value(row)), style=c.style(row) if c.style else "") for c in columns))
+        grid.add_row(*(Text(_cell(c.value(row)), style=c.style(row) if c.style else "") for c in columns))
     return grid
+
+
+def _cell(value: object) -> str:
+    """A cell's text, inert; a list shows one item per line (a newline inside an item stays
+    visible as a placeholder: it is the log's, not ours)."""
+    if isinstance(value, list | tuple):
+        return "\n".join(inert(item) for item in value)
+    return inert(value)
