@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from tests.conftest import API_TOTAL_USAGE_HEADER, api_row, write_log
+from tests.org_exports import LOGIN_HEADER as LOGIN_HISTORY_HEADER
 from workbench.cli import app
 from workbench.config import Settings
 from workbench.detect.scan import JudgedDays, ScanResult, judged_days, run_scan
@@ -51,16 +52,6 @@ CLIENTS = ("", "Gainsight/2.1", "python-requests/2.31", "Workbench", "Dataloader
 API_SOURCES = ("ApiTotalUsage", "RestApi", "none")
 # "history": the org has no Login event logs, its logins come as a LoginHistory export.
 LOGINS = ("none", "some", "only", "history")
-LOGIN_HISTORY_COLUMNS = (
-    "Id",
-    "LoginTime",
-    "UserId",
-    "Application",
-    "SourceIp",
-    "CountryIso",
-    "LoginType",
-    "Status",
-)
 BULK = ("none", "jobs", "jobs_and_deletions")
 CLIENT_IP_MODES = ("normal", "empty", "salesforce")
 
@@ -174,7 +165,7 @@ class Files:
             "RestApi": REST_API_COLUMNS,
             "BulkApi2": BULK_API2_COLUMNS,
             "Login": LOGIN_COLUMNS,
-            "LoginHistory": LOGIN_HISTORY_COLUMNS,
+            "LoginHistory": LOGIN_HISTORY_HEADER,
         }
         written = 0
         # Long histories go in one file per org and event type (fewer files, faster ingest).
