@@ -41,7 +41,7 @@ from workbench.tui.panes.anomalies import AnomaliesPane
 from workbench.tui.screens.modals import HelpScreen, PromptScreen
 from workbench.tui.screens.raw_events import RawEventsScreen
 from workbench.tui.state import PaneContext, WorkbenchState
-from workbench.tui.widgets.table import WorkbenchTable
+from workbench.tui.widgets.table import TableActions
 
 P = TypeVar("P", bound=Pane)
 PANE_NAMED = {pane.NAME: pane for pane in PANES}
@@ -334,7 +334,7 @@ def confine(con: duckdb.DuckDBPyConnection, db_path: Path) -> None:
 
 def binding_ids() -> set[str]:
     """Every binding id a user can rebind in tui.json: the commands, the panes' and the tables' keys."""
-    widgets: list[type[Widget]] = [*PANES, WorkbenchTable, RawEventsScreen]
+    widgets: list[type[Widget]] = [*PANES, TableActions, RawEventsScreen]
     return {c.id for c in COMMANDS} | {
         b.id for w in widgets for b in w.BINDINGS if not isinstance(b, tuple) and b.id is not None
     }
