@@ -133,11 +133,15 @@ class WorkbenchApp(App[None]):
     def show_running(self) -> None:
         """Say what is running, while it runs (Escape interrupts it)."""
         labels = self.running.labels()
-        found = self.query("#work-status").results(Static)
+        # The screen shown: the main screen's line under another one (raw events, which shows its
+        # own status) would be laid out again, unseen, each time a query starts or ends.
+        found = self.screen.query("#work-status").results(Static)
         status = next(iter(found), None)
-        if status is None:  # a screen of its own (raw events) shows its own status
+        if status is None:
             return
         text = f"running {', '.join(sorted(set(labels)))}... (esc cancels)" if labels else ""
+        if status.content == text and status.display == bool(labels):
+            return  # unchanged: an update would lay the screen out again, five times a second
         status.display = bool(labels)
         status.update(text)
 
