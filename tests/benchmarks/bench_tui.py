@@ -52,6 +52,7 @@ from workbench.store.db import open_store
 from workbench.store.queries import load_query
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.raw_events import RawEventsScreen
+from workbench.tui.widgets.page_table import PageTable
 from workbench.tui.widgets.table import WorkbenchTable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -211,7 +212,7 @@ async def until(condition: Callable[[], bool], timeout: float = 120.0) -> float:
 
 def raw_rows(app: WorkbenchApp) -> int:
     """Rows in the raw events table (0 until the screen is composed)."""
-    found = list(app.screen.query("#raw-events").results(WorkbenchTable))
+    found = list(app.screen.query("#raw-events").results(PageTable))
     return found[0].row_count if found else 0
 
 
@@ -220,7 +221,7 @@ def raw_status(app: WorkbenchApp) -> str:
 
 
 def first_cell(app: WorkbenchApp) -> str:
-    table = app.screen.query_one("#raw-events", WorkbenchTable)
+    table = app.screen.query_one("#raw-events", PageTable)
     return "|".join(str(c) for c in table.get_row_at(0)) if table.row_count else ""
 
 

@@ -169,7 +169,7 @@ async def test_enter_on_an_address_lists_its_raw_events_and_q_comes_back(db: Pat
         screen = app.screen
         assert isinstance(screen, RawEventsScreen)
         events = screen.query_one("#raw-events")
-        headers = [c.label.plain for c in events.columns.values()]
+        headers = events.column_labels
         assert headers[:8] == [
             "time",
             "user",
@@ -252,7 +252,8 @@ async def test_raw_events_are_paged_from_the_store(db: Path, monkeypatch: pytest
 def page_rows(app) -> list[tuple[str, ...]]:  # type: ignore[no-untyped-def]
     events = app.screen.query_one("#raw-events")
     return [
-        tuple(cell_text(events, r, c) for c in range(len(events.columns))) for r in range(events.row_count)
+        tuple(cell_text(events, r, c) for c in range(len(events.column_labels)))
+        for r in range(events.row_count)
     ]
 
 

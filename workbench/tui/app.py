@@ -41,7 +41,7 @@ from workbench.tui.panes.anomalies import AnomaliesPane
 from workbench.tui.screens.modals import HelpScreen, PromptScreen
 from workbench.tui.screens.raw_events import RawEventsScreen
 from workbench.tui.state import PaneContext, WorkbenchState
-from workbench.tui.widgets.table import WorkbenchTable
+from workbench.tui.widgets.table import TableActions
 
 P = TypeVar("P", bound=Pane)
 PANE_NAMED = {pane.NAME: pane for pane in PANES}
@@ -133,11 +133,15 @@ class WorkbenchApp(App[None]):
     def show_running(self) -> None:
         """Say what is running, while it runs (Escape interrupts it)."""
         labels = self.running.labels()
-        found = self.query("#work-status").results(Static)
+        # The screen shown: the main screen's line under another one (raw events, which shows its
+        # own status) would be laid out again, unseen, each time a query starts or ends.
+        found = self.screen.query("#work-status").results(Static)
         status = next(iter(found), None)
-        if status is None:  # a screen of its own (raw events) shows its own status
+        if status is None:
             return
         text = f"running {', '.join(sorted(set(labels)))}... (esc cancels)" if labels else ""
+        if status.content == text and status.display == bool(labels):
+            return  # unchanged: an update would lay the screen out again, five times a second
         status.display = bool(labels)
         status.update(text)
 
@@ -334,7 +338,7 @@ def confine(con: duckdb.DuckDBPyConnection, db_path: Path) -> None:
 
 def binding_ids() -> set[str]:
     """Every binding id a user can rebind in tui.json: the commands, the panes' and the tables' keys."""
-    widgets: list[type[Widget]] = [*PANES, WorkbenchTable, RawEventsScreen]
+    widgets: list[type[Widget]] = [*PANES, TableActions, RawEventsScreen]
     return {c.id for c in COMMANDS} | {
         b.id for w in widgets for b in w.BINDINGS if not isinstance(b, tuple) and b.id is not None
     }

@@ -14,7 +14,7 @@ from textual.widget import Widget
 
 from workbench.tui.panes import PANES
 from workbench.tui.screens.raw_events import RawEventsScreen
-from workbench.tui.widgets.table import WorkbenchTable
+from workbench.tui.widgets.table import TableActions
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def bindings() -> list[BindingType]:
 def widget_commands() -> list[Command]:
     """Each pane's own keys, the tables' keys and the raw events screen's: for the help and the palette."""
     owners: list[tuple[str, str, type[Widget]]] = [(p.TITLE, p.NAME, p) for p in PANES]
-    owners += [("table", "table", WorkbenchTable), ("raw events", "raw", RawEventsScreen)]
+    owners += [("table", "table", TableActions), ("raw events", "raw", RawEventsScreen)]
     found: list[Command] = []
     for category, target, owner in owners:
         for b in owner.__dict__.get("BINDINGS", []):
@@ -110,7 +110,7 @@ class WorkbenchCommands(Provider):
         screen = self.screen  # the screen under the palette
         focused = screen.focused
         for command in self.commands:
-            if (command.target == "table" and isinstance(focused, WorkbenchTable)) or (
+            if (command.target == "table" and isinstance(focused, TableActions)) or (
                 command.target == "raw" and isinstance(screen, RawEventsScreen)
             ):
                 shown.append(command)

@@ -17,7 +17,7 @@ from textual.widgets import Footer, Header, Static
 from workbench import views
 from workbench.render import csv_text
 from workbench.tui.state import PaneContext
-from workbench.tui.widgets.table import WorkbenchTable, literal
+from workbench.tui.widgets.page_table import PageLayout, PageTable, lay_out
 from workbench.tui.work import Loader
 
 PAGE = 200
@@ -55,9 +55,7 @@ class RawEventsScreen(Loader, Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(Text(f"Raw events: {self.scope.describe()}"), id="raw-caption")
-        table = WorkbenchTable(id="raw-events")
-        table.add_columns(*views.RAW_EVENT_COLUMNS)
-        yield table
+        yield PageTable(views.RAW_EVENT_COLUMNS, id="raw-events")
         yield Static("", id="raw-status", markup=False)
         yield Footer()
 
@@ -78,21 +76,28 @@ class RawEventsScreen(Loader, Screen[None]):
     def load_page(self, step: int) -> None:
         """Read the first page (STEP 0), the next (1) or the previous (-1) one, in a worker."""
         self.busy = True
-        self.query_one("#raw-status", Static).update("running... (esc cancels)")
+        self.say("running... (esc cancels)")
         after = self.page.last if self.page and step > 0 else None
         before = self.page.first if self.page and step < 0 else None
-        self._page_worker(step, after, before)
+        widths = self.query_one("#raw-events", PageTable).widths
+        self._page_worker(step, after, before, widths)
 
     @work(thread=True, exclusive=True, group="raw-events")
-    def _page_worker(self, step: int, after: views.EventKey | None, before: views.EventKey | None) -> None:
-        def read(cursor: Any) -> tuple[views.EventsPage, list[list[Text]]]:
+    def _page_worker(
+        self,
+        step: int,
+        after: views.EventKey | None,
+        before: views.EventKey | None,
+        widths: tuple[int, ...],
+    ) -> None:
+        def read(cursor: Any) -> tuple[views.EventsPage, PageLayout]:
             page = views.raw_events(cursor, self.scope, PAGE, after=after, before=before)
-            # The cells are made (and measured) here, not on the UI thread.
-            return page, [[literal(v) for v in row] for row in page.rows]
+            # Laid out here, so the UI thread only swaps the page in.
+            return page, lay_out(views.RAW_EVENT_COLUMNS, page.rows, widths)
 
         self.fetch(read, lambda shown: self.show(*shown, step=step))
 
-    def show(self, page: views.EventsPage, cells: list[list[Text]], step: int = 0) -> None:
+    def show(self, page: views.EventsPage, layout: PageLayout, step: int = 0) -> None:
         self.busy = False
         if step > 0:
             self.start_row += len(self.rows)
@@ -101,24 +106,26 @@ class RawEventsScreen(Loader, Screen[None]):
         if not page.before:  # nothing before it: this is the first page, whatever was counted
             self.start_row = 0
         self.page = page
-        table = self.query_one("#raw-events", WorkbenchTable)
-        with self.app.batch_update():  # one refresh for the whole page, not one per row
-            table.clear()
-            table.add_rows(cells)
+        self.query_one("#raw-events", PageTable).set_page(layout)
         first, last = self.start_row + 1, self.start_row + len(page.rows)
         more = "; ] next page" if page.after else " (the last page)"
         back = ", [ previous" if page.before else ""
         shown = f"rows {first:,}-{last:,}{more}{back}" if page.rows else "no events in this scope"
-        self.query_one("#raw-status", Static).update(f"{shown}; q or esc returns")
+        self.say(f"{shown}; q or esc returns")
+
+    def say(self, status: str | Text) -> None:
+        """Show STATUS under the table. The line's size is fixed (app.tcss), so no layout: laying
+        the screen out again cost a few ms of UI time twice a page turn."""
+        self.query_one("#raw-status", Static).update(status, layout=False)
 
     def fail(self, error: BaseException) -> None:
         self.busy = False
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        self.query_one("#raw-status", Static).update(Text(f"query failed: {first}", style="red"))
+        self.say(Text(f"query failed: {first}", style="red"))
 
     def cancelled(self) -> None:
         self.busy = False
-        self.query_one("#raw-status", Static).update("cancelled; q or esc returns")
+        self.say("cancelled; q or esc returns")
 
     def action_page(self, step: int) -> None:
         page = self.page

@@ -1,0 +1,252 @@
+"""A table for one page of rows that are replaced wholesale (the raw events screen's pages).
+
+Textual's DataTable costs 50-100 ms of UI-thread time per page turn whatever the page size: it
+clears and re-adds every row, measures every cell of every new row on the next idle, and renders
+each visible cell through Rich (padding, wrapping, cropping). Here a worker lays the page out
+(`lay_out`: every cell made inert, the columns' widths fixed, each row made one line of text), so
+the UI thread only swaps a list in, and drawing a line is cropping one string to the screen (the
+line API renders only the lines on screen, as the Report pane's `LongText` does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from workbench.tui.widgets.table import TABLE_BINDINGS, TableActions, cell_text, sort_key
+
+MAX_WIDTH = 60
+"""A column is never wider than this (longer values end in …; `y` copies the whole value): one
+long user agent or hostile string would otherwise push every other column off the screen."""
+PADDING = 1
+"""Blank cells either side of a value, as DataTable draws them."""
+
+
+def fit(text: str, width: int) -> str:
+    """TEXT padded or cut (ending in …) to exactly WIDTH cells (wide characters counted as two)."""
+    length = cell_len(text)
+    if length <= width:
+        return text + " " * (width - length)
+    return set_cell_size(text, width - 1) + "…"
+
+
+def line_of(cells: Sequence[str], widths: Sequence[int]) -> str:
+    """One row as a line of text: each cell fitted to its column, with DataTable's padding."""
+    pad = " " * PADDING
+    return "".join(f"{pad}{fit(cell, width)}{pad}" for cell, width in zip(cells, widths, strict=True))
+
+
+@dataclass(frozen=True)
+class PageLayout:
+    """A page laid out for `PageTable` (made in a worker: nothing here touches the UI)."""
+
+    widths: tuple[int, ...]
+    """Each column's width in cells (without padding)."""
+    cells: list[tuple[str, ...]]
+    """Each row's cells as shown (`cell_text`: inert), whole: what `y` copies."""
+    lines: list[str]
+    """Each row as the one line drawn."""
+
+
+def lay_out(labels: Sequence[str], rows: Sequence[Sequence[Any]], widths: Sequence[int] = ()) -> PageLayout:
+    """ROWS' cells and lines, for columns LABELS. A column is as wide as its label and its widest
+    cell (at most MAX_WIDTH), and never narrower than in WIDTHS (the page shown before), so the
+    columns do not jump about as the user pages on."""
+    cells = [tuple(cell_text(value) for value in row) for row in rows]
+    before = tuple(widths) or (0,) * len(labels)
+    new = tuple(
+        max(
+            before[n],
+            cell_len(label),
+            min(MAX_WIDTH, max((cell_len(row[n]) for row in cells), default=0)),
+        )
+        for n, label in enumerate(labels)
+    )
+    return PageLayout(new, cells, [line_of(row, new) for row in cells])
+
+
+class PageTable(TableActions, ScrollView, can_focus=True):
+    """Rows laid out by `lay_out` under a header that stays put; a row cursor, zebra stripes and
+    the shared table keys (`TableActions`), as the other tables have."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "page-table--header",
+        "page-table--cursor",
+        "page-table--even-row",
+    }
+    # DataTable's look (the same theme variables), so this table looks like every other one.
+    DEFAULT_CSS = """
+    PageTable {
+        background: $surface;
+        color: $foreground;
+        &:focus {
+            background-tint: $foreground 5%;
+            & > .page-table--cursor {
+                background: $block-cursor-background;
+                color: $block-cursor-foreground;
+                text-style: $block-cursor-text-style;
+            }
+            & > .page-table--header { background-tint: $foreground 5%; }
+        }
+        &:dark > .page-table--even-row { background: $surface-darken-1 40%; }
+        & > .page-table--header { text-style: bold; background: $panel; color: $foreground; }
+        &:ansi > .page-table--header { background: ansi_bright_blue; color: ansi_default; }
+        & > .page-table--even-row { background: $surface-lighten-1 50%; }
+        & > .page-table--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+    }
+    """
+    # DataTable's keys with a row cursor: up/down move it, left/right/home/end scroll sideways.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *TABLE_BINDINGS,
+        Binding("up", "cursor_up", "Cursor up", show=False),
+        Binding("down", "cursor_down", "Cursor down", show=False),
+        Binding("ctrl+home", "scroll_top", "Top", show=False),
+        Binding("ctrl+end", "scroll_bottom", "Bottom", show=False),
+        Binding("home", "scroll_left_edge", "Home", show=False),
+        Binding("end", "scroll_right_edge", "End", show=False),
+    ]
+
+    def __init__(self, labels: Sequence[str], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._labels = tuple(cell_text(label) for label in labels)
+        self._layout = lay_out(self._labels, [])
+        self._header = line_of(self._labels, self._layout.widths)
+        self._cursor = (0, 0)
+        """(row, column); the column is what `y` copies and `s` sorts by."""
+        self._width = cell_len(self._header)
+
+    # --- the surface TableActions (and the tests) use ----------------------------------------------
+
+    @property
+    def column_labels(self) -> list[str]:
+        return list(self._labels)
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """The columns' widths now: a worker lays the next page out with (at least) these."""
+        return self._layout.widths
+
+    @property
+    def row_count(self) -> int:
+        return len(self._layout.lines)
+
+    @property
+    def cursor_row(self) -> int:
+        return self._cursor[0]
+
+    @property
+    def cursor_column(self) -> int:
+        return self._cursor[1]
+
+    def get_row_at(self, row_index: int) -> list[str]:
+        """Row ROW_INDEX's cells (whole, as shown: inert)."""
+        return list(self._layout.cells[row_index])
+
+    def set_page(self, layout: PageLayout) -> None:
+        """Show LAYOUT's rows from the top, the cursor on the first (its column kept)."""
+        self._layout = layout
+        self._header = line_of(self._labels, layout.widths)
+        self._width = cell_len(self._header)
+        self._cursor = (0, self._cursor[1])
+        self.border_subtitle = ""  # a new page is in the store's order, whatever was sorted
+        self.virtual_size = Size(self._width, len(layout.lines) + 1)
+        self.scroll_to(0, 0, animate=False, immediate=True)
+        self.refresh()
+
+    def move_cursor(
+        self,
+        *,
+        row: int | None = None,
+        column: int | None = None,
+        animate: bool = False,
+        scroll: bool = True,
+    ) -> None:
+        """Move the cursor to ROW and/or COLUMN (kept inside the table), scrolling it into view."""
+        last_row, last_column = max(self.row_count - 1, 0), len(self._labels) - 1
+        new_row = self._cursor[0] if row is None else max(0, min(row, last_row))
+        new_column = self._cursor[1] if column is None else max(0, min(column, last_column))
+        self._cursor = (new_row, new_column)
+        if scroll:
+            body = max(1, self.scrollable_content_region.height - 1)  # the header stays put
+            top = self.scroll_offset.y
+            if new_row < top:
+                self.scroll_to(y=new_row, animate=animate, immediate=True)
+            elif new_row >= top + body:
+                self.scroll_to(y=new_row - body + 1, animate=animate, immediate=True)
+        self.refresh()
+
+    def _sort_rows(self, column: int, reverse: bool) -> None:
+        layout = self._layout
+        order = sorted(
+            range(len(layout.cells)), key=lambda n: sort_key(layout.cells[n][column]), reverse=reverse
+        )
+        self._layout = PageLayout(
+            layout.widths, [layout.cells[n] for n in order], [layout.lines[n] for n in order]
+        )
+        self.refresh()
+
+    # --- keys and the mouse -----------------------------------------------------------------------
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(row=self.cursor_row - 1)
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(row=self.cursor_row + 1)
+
+    def action_scroll_left_edge(self) -> None:
+        self.scroll_to(x=0, animate=False)
+
+    def action_scroll_right_edge(self) -> None:
+        self.scroll_to(x=self.max_scroll_x, animate=False)
+
+    def on_click(self, event: events.Click) -> None:
+        """A click on a row moves the cursor there; on the header, sorts by that column."""
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        if offset.y == 0:
+            x, edge = offset.x + self.scroll_offset.x, 0
+            for column, width in enumerate(self._layout.widths):
+                edge += width + 2 * PADDING
+                if x < edge:
+                    self.move_cursor(column=column, scroll=False)
+                    self.sort_by(column)
+                    return
+            return
+        row = self.scroll_offset.y + offset.y - 1
+        if row < self.row_count:
+            self.move_cursor(row=row)
+
+    # --- drawing ------------------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        if y == 0:
+            text, style = self._header, base + self.get_component_rich_style("page-table--header")
+        else:
+            row = scroll_y + y - 1
+            if row >= self.row_count:
+                return Strip.blank(width, base)
+            text, style = self._layout.lines[row], base
+            if row == self.cursor_row:
+                style += self.get_component_rich_style("page-table--cursor")
+            elif row % 2 == 0:
+                style += self.get_component_rich_style("page-table--even-row")
+        # The text is inert (no control characters) and never parsed as markup: a plain segment.
+        strip = Strip([Segment(text, style)], self._width)
+        return strip.crop_extend(scroll_x, scroll_x + width, style)
