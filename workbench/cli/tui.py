@@ -67,7 +67,11 @@ def demo(
             built = checked(lambda: build_demo(con, sample, configured, update), SourceError)
         say_enriched(built.enrichment)
         added, skipped = built.ingest.rows_added, built.ingest.count("skipped")
-        say(f"demo database: {db} ({added:,} events added, {skipped} files already there)")
+        exports = sum(r.context_count("loaded") for r in built.org_context)
+        say(
+            f"demo database: {db} ({added:,} events added, {skipped} files already there; "
+            f"{exports} org-context export(s) loaded from {sample.org_context.name}/)"
+        )
         print_status(con)
         say(
             f"scan, {built.scan.days.describe()}: {built.scan.findings.height} finding(s), {built.serious} "
