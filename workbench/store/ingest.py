@@ -17,7 +17,7 @@ import tempfile
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import IO
 
 import duckdb
+import polars as pl
 
-from workbench.store import partitions
+from workbench.store import fast_read, frame_aggregates, partitions
 from workbench.store.inputs import (
     InputScan,
     LogInput,
@@ -449,6 +450,8 @@ class _Accepted:
     result: FileResult
     file_id: int = 0
     reader_reject_lines: list[int] = field(default_factory=list)
+    # Plain (not gzipped) with LF line ends only: Polars may read it (fast_read checks the rest).
+    plain_lf: bool = False
 
     def reset(self) -> None:
         """Forget a failed attempt's counts before the file is read again on its own."""
@@ -469,6 +472,16 @@ class Ingester:
         self._copies = 0
         # One "now" per run, so the reading pass and the pass that locates rejects agree.
         self.bounds = TimeBounds(EARLIEST_EVENT, _now() + FUTURE_SLACK)
+        self.rules = fast_read.Rules(
+            COMMON_SOURCES,
+            FAMILY_BY_EVENT_TYPE,
+            NUMBER_COLUMNS,
+            MAX_ROWS_PROCESSED,
+            _MAPPED_DOTTED,
+            _MAPPED_HEX,
+            self.bounds.earliest,
+            self.bounds.latest,
+        )
 
     def close(self) -> None:
         """Drop the temporary tables and files."""
@@ -512,7 +525,9 @@ class Ingester:
         else:
             path, gzipped = materialise(source, Path(self._tmp.name)), is_gzip(source)
         result.status = "ingested"  # until reading or committing it fails
-        return _Accepted(source, header, digest, gzipped, path, result)
+        return _Accepted(
+            source, header, digest, gzipped, path, result, plain_lf=not gzipped and not scan.carriage_returns
+        )
 
     def _record_refusal(self, source: LogInput, reason: str) -> None:
         self.con.execute(
@@ -526,7 +541,8 @@ class Ingester:
         fails, each file is tried again on its own, so a bad one is refused and named and the
         others still land."""
         try:
-            self._ingest(chunk)
+            if not self._ingest_fast(chunk):
+                self._ingest(chunk)
         except Exception as exc:  # whatever one file does, the others still land
             if len(chunk) > 1:
                 for item in chunk:
@@ -747,37 +763,7 @@ class Ingester:
                          FROM batch_part GROUP BY file_id"""
                 ).fetchall()
             )
-            for item in chunk:
-                result = item.result
-                rows, bad, org, event_type, first, last = counts.get(
-                    item.file_id, (0, 0, None, None, None, None)
-                )
-                result.rows_read += int(rows)
-                result.rows_rejected += int(bad)
-                result.rows_added = added.get(item.file_id, 0)
-                result.rows_duplicate = result.rows_read - result.rows_rejected - result.rows_added
-                result.org_id, result.event_type = org, event_type
-                con.execute(
-                    """INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, CAST(? AS DATE), ?, ?, ?, ?, ?, ?, ?,
-                                                 'ingested', NULL, ?)""",
-                    [
-                        item.file_id,
-                        item.digest,
-                        str(item.source.path),
-                        item.source.member,
-                        org,
-                        event_type,
-                        first,
-                        first,
-                        last,
-                        result.rows_read,
-                        result.rows_added,
-                        result.rows_duplicate,
-                        result.rows_rejected,
-                        result.bytes_replaced,
-                        _now(),
-                    ],
-                )
+            self._record_files(chunk, counts, added)
             con.execute(f"INSERT INTO rejects SELECT * FROM batch_rejects WHERE file_id IN ({ids})")
             con.execute("COMMIT")
         except BaseException:
@@ -788,34 +774,138 @@ class Ingester:
             raise
         partitions.settle(self.folder)
 
+    def _record_files(
+        self,
+        chunk: list[_Accepted],
+        counts: dict[int, tuple[int, int, str | None, str | None, datetime | None, datetime | None]],
+        added: dict[int, int],
+    ) -> None:
+        """The chunk's `files` rows, from COUNTS per file id (rows, rejected, org, event type,
+        first and last event) and the rows ADDED per file id."""
+        for item in chunk:
+            result = item.result
+            rows, bad, org, event_type, first, last = counts.get(item.file_id, (0, 0, None, None, None, None))
+            result.rows_read += int(rows)
+            result.rows_rejected += int(bad)
+            result.rows_added = added.get(item.file_id, 0)
+            result.rows_duplicate = result.rows_read - result.rows_rejected - result.rows_added
+            result.org_id, result.event_type = org, event_type
+            self.con.execute(
+                """INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, CAST(? AS DATE), ?, ?, ?, ?, ?, ?, ?,
+                                             'ingested', NULL, ?)""",
+                [
+                    item.file_id,
+                    item.digest,
+                    str(item.source.path),
+                    item.source.member,
+                    org,
+                    event_type,
+                    first,
+                    first,
+                    last,
+                    result.rows_read,
+                    result.rows_added,
+                    result.rows_duplicate,
+                    result.rows_rejected,
+                    result.bytes_replaced,
+                    _now(),
+                ],
+            )
+
+    def _ingest_fast(self, chunk: list[_Accepted]) -> bool:
+        """Read, normalise and commit the chunk through Polars (fast_read) if every file in it is
+        clean; False, having changed nothing, if one is not: then the whole chunk takes DuckDB's
+        path, so which file's copy of a repeated row is kept never depends on the path. Raises,
+        like `_ingest`, if the commit fails."""
+        if not all(item.plain_lf for item in chunk):
+            return False
+        frames = []
+        for item in chunk:
+            frame = fast_read.read_clean(item.path, item.header, self.default_org, self.rules)
+            if frame is None:
+                return False
+            frames.append(frame)
+        for item in chunk:
+            item.file_id = int(first_row(self.con.execute("SELECT nextval('file_id_seq')"))[0])  # type: ignore[index]
+        batch = pl.concat(
+            [
+                frame.select(pl.lit(item.file_id, dtype=pl.Int32).alias("file_id"), pl.all())
+                for item, frame in zip(chunk, frames, strict=True)
+            ],
+            rechunk=False,
+        )
+        del frames
+        self._commit_fast(chunk, batch)
+        return True
+
+    def _commit_fast(self, chunk: list[_Accepted], batch: pl.DataFrame) -> None:
+        """`_commit` for a clean chunk read by Polars: the same transaction, with the dedupe done
+        on the frame, Polars writing the partition files and the aggregates computed from the
+        frame where nothing was stored before."""
+        con = self.con
+        per_file = batch.group_by("file_id").agg(
+            pl.len(),
+            pl.first("org_id"),
+            pl.first("event_type"),
+            pl.min("ts").alias("first"),
+            pl.max("ts").alias("last"),
+        )
+        counts = {
+            int(file_id): (int(rows), 0, org, event_type, first, last)
+            for file_id, rows, org, event_type, first, last in per_file.iter_rows()
+        }
+        con.execute("BEGIN")
+        try:
+            fresh = self._fresh_rows(batch)
+            del batch
+            written = partitions.write_frame(con, fresh, self.folder)
+            touched = self._touched(
+                (org, event_type, first, last)
+                for org, event_type, first, last in fresh.group_by("org_id", "event_type")
+                .agg(pl.min("ts").alias("first"), pl.max("ts").alias("last"))
+                .iter_rows()
+            )
+            self._refresh(touched, fresh)
+            partitions.record(con, written)
+            added = {int(i): int(n) for i, n in fresh.group_by("file_id").len().iter_rows()}
+            self._record_files(chunk, counts, added)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            partitions.recover(con, self.folder)
+            raise
+        partitions.settle(self.folder)
+
+    def _fresh_rows(self, batch: pl.DataFrame) -> pl.DataFrame:
+        """The rows of BATCH not stored yet, each once (the first file's copy of a repeated row)."""
+        if batch["request_id"].n_unique() < batch.height:  # distinct request ids: no repeats
+            batch = batch.unique(subset=list(_DEDUPE_KEY), keep="first", maintain_order=True)
+        spans = batch.group_by("org_id", "event_type").agg(
+            pl.min("ts").alias("first"), pl.max("ts").alias("last")
+        )
+        ranges = self._stored_ranges(list(spans.iter_rows()))
+        if not ranges:
+            return batch
+        stored = self.con.sql(f"SELECT {', '.join(_DEDUPE_KEY)} FROM events e WHERE {ranges}").pl()
+        if stored.is_empty():
+            return batch
+        return batch.join(
+            stored.cast(batch.select(_DEDUPE_KEY).schema),  # type: ignore[arg-type]
+            on=list(_DEDUPE_KEY),
+            how="anti",
+            nulls_equal=True,
+            maintain_order="left",
+        )
+
     def _insert_new_events(self) -> dict[int, int]:
         """Insert the batch's rows not already stored; refresh the hours they touch."""
         con = self.con
         spans = con.execute(
             "SELECT org_id, event_type, min(ts), max(ts) FROM batch_part WHERE reject_reason IS NULL GROUP BY ALL"
         ).fetchall()
-
-        # Only where stored files already cover the same org, type and span can a row be a
-        # duplicate of a stored one; elsewhere the anti-join over events is skipped.
-        overlapping = [
-            (org, event_type, first, last)
-            for org, event_type, first, last in spans
-            if first_row(
-                con.execute(
-                    """SELECT 1 FROM files WHERE status = 'ingested' AND org_id = ? AND event_type = ?
-                    AND first_ts <= ? AND last_ts >= ? LIMIT 1""",
-                    [org, event_type, last, first],
-                )
-            )
-        ]
+        ranges = self._stored_ranges(spans)
         stored = ""
-        if overlapping:
-            # The day bounds let the view read only the partitions this batch touches.
-            ranges = " OR ".join(
-                f"(e.event_type = {_quote_literal(t)} AND e.day BETWEEN '{f.date()}' AND '{la.date()}' "
-                f"AND e.org_id = {_quote_literal(o)} AND e.ts BETWEEN '{f}' AND '{la}')"
-                for o, t, f, la in overlapping
-            )
+        if ranges:
             stored = f"""AND NOT EXISTS (SELECT 1 FROM events e WHERE ({ranges})
                            AND e.org_id = b.org_id AND e.event_type = b.event_type
                            AND e.ts = b.ts AND e.request_id IS NOT DISTINCT FROM b.request_id
@@ -840,10 +930,54 @@ class Ingester:
         written = partitions.write_batch(con, fresh, self.folder)
         partitions.record(con, written)
         added = partitions.summary(con, self.folder, written)
+        self._refresh(self._touched((org, t, first, last) for _, org, t, _, first, last in added), None)
+        counts: dict[int, int] = {}
+        for file_id, _, _, n, _, _ in added:
+            counts[int(file_id)] = counts.get(int(file_id), 0) + int(n)
+        return counts
+
+    def _stored_ranges(self, spans: Sequence[tuple[str, str, datetime, datetime]]) -> str:
+        """A condition on `events e` selecting the stored rows a batch with these (org, event
+        type, first, last) SPANS could repeat; '' when there are none."""
+        # Only where stored files already cover the same org, type and span can a row be a
+        # duplicate of a stored one; elsewhere the anti-join over events is skipped.
+        overlapping = [
+            (org, event_type, first, last)
+            for org, event_type, first, last in spans
+            if first_row(
+                self.con.execute(
+                    """SELECT 1 FROM files WHERE status = 'ingested' AND org_id = ? AND event_type = ?
+                    AND first_ts <= ? AND last_ts >= ? LIMIT 1""",
+                    [org, event_type, last, first],
+                )
+            )
+        ]
+        # The day bounds let the view read only the partitions this batch touches.
+        return " OR ".join(
+            f"(e.event_type = {_quote_literal(t)} AND e.day BETWEEN '{f.date()}' AND '{la.date()}' "
+            f"AND e.org_id = {_quote_literal(o)} AND e.ts BETWEEN '{f}' AND '{la}')"
+            for o, t, f, la in overlapping
+        )
+
+    @staticmethod
+    def _touched(
+        added: Iterable[tuple[str, str, datetime, datetime]],
+    ) -> dict[tuple[str, str], tuple[datetime, datetime]]:
+        """Per (org, event type), the first and last event of the rows ADDED."""
         touched: dict[tuple[str, str], tuple[datetime, datetime]] = {}
-        for _, org, event_type, _, first, last in added:
+        for org, event_type, first, last in added:
             old = touched.get((org, event_type))
             touched[(org, event_type)] = (min(first, old[0]), max(last, old[1])) if old else (first, last)
+        return touched
+
+    def _refresh(
+        self, touched: dict[tuple[str, str], tuple[datetime, datetime]], added: pl.DataFrame | None
+    ) -> None:
+        """Rebuild the aggregates of the hours TOUCHED. Where no partition file of the store held
+        those days before this batch, the rows ADDED (still in memory, if given) are all there is:
+        they are aggregated as they are rather than read back from the files just written."""
+        con = self.con
+        in_memory: list[tuple[str, str]] = []
         for (org, event_type), (first, last) in touched.items():
             window = {
                 "org_id": org,
@@ -851,12 +985,34 @@ class Ingester:
                 "start": _hour_floor(first),
                 "end": _hour_floor(last) + _ONE_HOUR,
             }
+            stored = added is None or first_row(
+                con.execute(
+                    """SELECT 1 FROM event_files WHERE org_id = ? AND event_type = ?
+                        AND day BETWEEN CAST(? AS DATE) AND CAST(? AS DATE) LIMIT 1""",
+                    [org, event_type, window["start"], window["end"]],
+                )
+            )
+            if not stored:
+                in_memory.append((org, event_type))
             for statement in statements("refresh_hourly_activity"):
-                con.execute(statement, window)
-        counts: dict[int, int] = {}
-        for file_id, _, _, n, _, _ in added:
-            counts[int(file_id)] = counts.get(int(file_id), 0) + int(n)
-        return counts
+                # The DELETEs clear the window; the INSERTs rebuild it from `events`.
+                if stored or statement.upper().startswith("DELETE"):
+                    con.execute(statement, window)
+        if not in_memory or added is None:
+            return
+        if len(in_memory) < len(touched):
+            pairs = pl.DataFrame(in_memory, schema=["org_id", "event_type"], orient="row")
+            added = added.join(pairs, on=["org_id", "event_type"], how="semi")
+        for table, rows in (
+            ("hourly_activity", frame_aggregates.hourly_activity(added)),
+            ("signal_events", frame_aggregates.signal_events(con, added)),
+            ("client_hourly", frame_aggregates.client_hourly(added)),
+        ):
+            con.register("aggregate_rows", rows.to_arrow())
+            try:
+                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM aggregate_rows")
+            finally:
+                con.unregister("aggregate_rows")
 
 
 def _chunks(accepted: list[_Accepted]) -> list[list[_Accepted]]:
@@ -879,6 +1035,8 @@ def _now() -> datetime:
 
 
 _ONE_HOUR = timedelta(hours=1)
+# What makes two rows the same event (a request id, or a content hash where there is none).
+_DEDUPE_KEY = ("org_id", "event_type", "ts", "request_id", "content_key")
 
 
 def _hour_floor(value: datetime) -> datetime:
