@@ -13,6 +13,7 @@ import csv
 import gzip
 import io
 import ipaddress
+import itertools
 import tempfile
 import zipfile
 import zlib
@@ -452,6 +453,7 @@ class _Accepted:
     reader_reject_lines: list[int] = field(default_factory=list)
     # Plain (not gzipped) with LF line ends only: Polars may read it (fast_read checks the rest).
     plain_lf: bool = False
+    quotes: int = 0  # double quotes in the text, for fast_read's check
 
     def reset(self) -> None:
         """Forget a failed attempt's counts before the file is read again on its own."""
@@ -526,7 +528,14 @@ class Ingester:
             path, gzipped = materialise(source, Path(self._tmp.name)), is_gzip(source)
         result.status = "ingested"  # until reading or committing it fails
         return _Accepted(
-            source, header, digest, gzipped, path, result, plain_lf=not gzipped and not scan.carriage_returns
+            source,
+            header,
+            digest,
+            gzipped,
+            path,
+            result,
+            plain_lf=not gzipped and not scan.carriage_returns,
+            quotes=scan.quotes,
         )
 
     def _record_refusal(self, source: LogInput, reason: str) -> None:
@@ -821,7 +830,7 @@ class Ingester:
             return False
         frames = []
         for item in chunk:
-            frame = fast_read.read_clean(item.path, item.header, self.default_org, self.rules)
+            frame = fast_read.read_clean(item.path, item.header, item.quotes, self.default_org, self.rules)
             if frame is None:
                 return False
             frames.append(frame)
@@ -834,11 +843,12 @@ class Ingester:
             ],
             rechunk=False,
         )
+        may_repeat = _may_repeat(frames)
         del frames
-        self._commit_fast(chunk, batch)
+        self._commit_fast(chunk, batch, may_repeat)
         return True
 
-    def _commit_fast(self, chunk: list[_Accepted], batch: pl.DataFrame) -> None:
+    def _commit_fast(self, chunk: list[_Accepted], batch: pl.DataFrame, may_repeat: bool) -> None:
         """`_commit` for a clean chunk read by Polars: the same transaction, with the dedupe done
         on the frame, Polars writing the partition files and the aggregates computed from the
         frame where nothing was stored before."""
@@ -856,7 +866,7 @@ class Ingester:
         }
         con.execute("BEGIN")
         try:
-            fresh = self._fresh_rows(batch)
+            fresh = self._fresh_rows(batch, may_repeat)
             del batch
             written = partitions.write_frame(con, fresh, self.folder)
             touched = self._touched(
@@ -876,9 +886,10 @@ class Ingester:
             raise
         partitions.settle(self.folder)
 
-    def _fresh_rows(self, batch: pl.DataFrame) -> pl.DataFrame:
-        """The rows of BATCH not stored yet, each once (the first file's copy of a repeated row)."""
-        if batch["request_id"].n_unique() < batch.height:  # distinct request ids: no repeats
+    def _fresh_rows(self, batch: pl.DataFrame, may_repeat: bool) -> pl.DataFrame:
+        """The rows of BATCH not stored yet, each once (the first file's copy of a repeated row,
+        when it MAY_REPEAT one)."""
+        if may_repeat:
             batch = batch.unique(subset=list(_DEDUPE_KEY), keep="first", maintain_order=True)
         spans = batch.group_by("org_id", "event_type").agg(
             pl.min("ts").alias("first"), pl.max("ts").alias("last")
@@ -1013,6 +1024,24 @@ class Ingester:
                 con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM aggregate_rows")
             finally:
                 con.unregister("aggregate_rows")
+
+
+def _may_repeat(frames: list[pl.DataFrame]) -> bool:
+    """Whether a row of these normalised files (one org and event type each) may repeat another:
+    checked without hashing every row, since a file's rows come in time order and files of one
+    org and type mostly cover different spans. Rows can only repeat within a file among rows of
+    the same timestamp, and across files only where their spans overlap."""
+    spans: list[tuple[str, str, datetime, datetime]] = []
+    for frame in frames:
+        ts = frame["ts"]
+        if (ts.diff() < timedelta(0)).any():
+            return True  # not in time order: the full check
+        same_time = frame.filter((ts == ts.shift(1)) | (ts == ts.shift(-1)))
+        if same_time.select(pl.struct(_DEDUPE_KEY).is_duplicated().any()).item():
+            return True
+        spans.append((frame["org_id"][0], frame["event_type"][0], ts[0], ts[-1]))
+    spans.sort()
+    return any((a[0], a[1]) == (b[0], b[1]) and b[2] <= a[3] for a, b in itertools.pairwise(spans))
 
 
 def _chunks(accepted: list[_Accepted]) -> list[list[_Accepted]]:
