@@ -51,15 +51,15 @@ class Rules:
     latest: datetime
 
 
-def read_clean(
-    path: Path, header: list[str], quotes: int, default_org: str | None, rules: Rules
-) -> pl.DataFrame | None:
-    """The events of the plain CSV file at PATH (whose header is HEADER, and which holds QUOTES
-    double quotes), normalised, in the column order of the partition files minus file_id; None if
-    the file is not clean."""
+def read_clean(path: Path, header: list[str], default_org: str | None, rules: Rules) -> pl.DataFrame | None:
+    """The events of the plain CSV file at PATH (whose header is HEADER), normalised, in the
+    column order of the partition files minus file_id; None if the file is not clean."""
+    # Read once for Polars and for the byte count of the check (Polars reads bytes in memory as
+    # fast as it maps the file).
+    data = path.read_bytes()
     try:
         raw = pl.read_csv(
-            path,
+            data,
             has_header=True,
             infer_schema=False,
             separator=",",
@@ -70,8 +70,9 @@ def read_clean(
         )
     except Exception:  # any complaint of Polars' reader: DuckDB's path says what is wrong
         return None
-    if raw.columns != header or raw.height == 0 or not _byte_exact(raw, path, quotes):
+    if raw.columns != header or raw.height == 0 or not _byte_exact(raw, data):
         return None
+    del data
     # DuckDB reads "" as NULL; every rule below relies on the same.
     raw = raw.with_columns(pl.when(pl.all() != "").then(pl.all()).name.keep())
     frame = raw.select(_normalise(header, default_org, rules, _has_mapped_addresses(raw, rules)))
@@ -97,27 +98,23 @@ def read_clean(
     return frame.drop("_unreadable_number")
 
 
-def _byte_exact(raw: pl.DataFrame, path: Path, quotes: int) -> bool:
+def _byte_exact(raw: pl.DataFrame, data: bytes) -> bool:
     """Whether the values Polars read, written back in the Salesforce dialect (every value
-    quoted, quotes doubled, LF line ends), make up exactly the file (of QUOTES double quotes):
-    then no row was padded, trimmed or re-split. A null (a missing or unquoted empty field, a
-    blank line) fails at once.
+    quoted, quotes doubled, LF line ends), make up exactly DATA: then no row was padded, trimmed
+    or re-split. A null (a missing or unquoted empty field, a blank line) fails at once.
 
     Polars refuses a quote inside an unquoted field, so a value holding quotes was quoted with
     its quotes doubled: the quotes inside values are what the file has beyond two per value, and
     the sizes agree only if every field was quoted (an unquoted one is two bytes short)."""
     if any(raw.null_count().row(0)):
         return False
-    with path.open("rb") as handle:
-        header_line = handle.readline()
-        handle.seek(-1, 2)
-        ends_with_newline = handle.read(1) == b"\n"
+    header_end = data.find(b"\n") + 1
     values = raw.height * raw.width
-    inner_quotes, odd = divmod(quotes - header_line.count(b'"') - 2 * values, 2)
+    inner_quotes, odd = divmod(data.count(b'"') - data.count(b'"', 0, header_end) - 2 * values, 2)
     row_bytes = pl.sum_horizontal(pl.col(c).str.len_bytes() for c in raw.columns)
     total, longest = raw.select(row_bytes.sum().alias("total"), row_bytes.max().alias("longest")).row(0)
-    expected = len(header_line) + total + inner_quotes + 3 * values - (0 if ends_with_newline else 1)
-    return not odd and inner_quotes >= 0 and expected == path.stat().st_size and longest < MAX_FAST_ROW_BYTES
+    expected = header_end + total + inner_quotes + 3 * values - (0 if data.endswith(b"\n") else 1)
+    return not odd and inner_quotes >= 0 and expected == len(data) and longest < MAX_FAST_ROW_BYTES
 
 
 def _has_mapped_addresses(raw: pl.DataFrame, rules: Rules) -> dict[str, bool]:

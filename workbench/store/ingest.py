@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal
 
 import duckdb
 import polars as pl
@@ -436,6 +436,9 @@ def _read_csv_sql(paths: list[Path], header: list[str], gzipped: bool, file_colu
 # and committed together, up to about this many bytes of CSV. One commit per small file
 # would cost more than parsing it. Each file still lands whole or not at all.
 CHUNK_BYTES = 128 * 1024 * 1024
+# Chunks Polars reads are smaller: one is read while the one before it commits, and both are in
+# memory then.
+FAST_CHUNK_BYTES = 64 * 1024 * 1024
 GZIP_RATIO = 8  # rough expansion of a gzipped event log, for sizing chunks
 
 
@@ -453,7 +456,6 @@ class _Accepted:
     reader_reject_lines: list[int] = field(default_factory=list)
     # Plain (not gzipped) with LF line ends only: Polars may read it (fast_read checks the rest).
     plain_lf: bool = False
-    quotes: int = 0  # double quotes in the text, for fast_read's check
 
     def reset(self) -> None:
         """Forget a failed attempt's counts before the file is read again on its own."""
@@ -535,7 +537,6 @@ class Ingester:
             path,
             result,
             plain_lf=not gzipped and not scan.carriage_returns,
-            quotes=scan.quotes,
         )
 
     def _record_refusal(self, source: LogInput, reason: str) -> None:
@@ -545,13 +546,19 @@ class Ingester:
             [str(source.path), source.member, reason, _now()],
         )
 
-    def ingest_chunk(self, chunk: list[_Accepted]) -> None:
+    def ingest_chunk(
+        self, chunk: list[_Accepted], frames: list[pl.DataFrame] | Literal["unread"] | None = "unread"
+    ) -> None:
         """Read files sharing one header in one scan, then commit them together. If anything
         fails, each file is tried again on its own, so a bad one is refused and named and the
-        others still land."""
+        others still land. FRAMES: the chunk as `read_fast` returned it, when it was read ahead."""
         try:
-            if not self._ingest_fast(chunk):
+            if isinstance(frames, str):  # not read ahead
+                frames = self.read_fast(chunk)
+            if frames is None:
                 self._ingest(chunk)
+            else:
+                self._ingest_fast(chunk, frames)
         except Exception as exc:  # whatever one file does, the others still land
             if len(chunk) > 1:
                 for item in chunk:
@@ -821,19 +828,26 @@ class Ingester:
                 ],
             )
 
-    def _ingest_fast(self, chunk: list[_Accepted]) -> bool:
-        """Read, normalise and commit the chunk through Polars (fast_read) if every file in it is
-        clean; False, having changed nothing, if one is not: then the whole chunk takes DuckDB's
-        path, so which file's copy of a repeated row is kept never depends on the path. Raises,
-        like `_ingest`, if the commit fails."""
+    def read_fast(self, chunk: list[_Accepted]) -> list[pl.DataFrame] | None:
+        """The chunk's files read and normalised by Polars (fast_read), or None if one of them is
+        not clean: then the whole chunk takes DuckDB's path, so which file's copy of a repeated
+        row is kept never depends on the path. Touches no database, so `ingest_inputs` runs it
+        for the next chunk while this one commits."""
         if not all(item.plain_lf for item in chunk):
-            return False
+            return None
         frames = []
         for item in chunk:
-            frame = fast_read.read_clean(item.path, item.header, item.quotes, self.default_org, self.rules)
+            try:
+                frame = fast_read.read_clean(item.path, item.header, self.default_org, self.rules)
+            except Exception:  # an unreadable file: DuckDB's path names the problem
+                return None
             if frame is None:
-                return False
+                return None
             frames.append(frame)
+        return frames
+
+    def _ingest_fast(self, chunk: list[_Accepted], frames: list[pl.DataFrame]) -> None:
+        """Commit a chunk `read_fast` read. Raises, like `_ingest`, if the commit fails."""
         for item in chunk:
             item.file_id = int(first_row(self.con.execute("SELECT nextval('file_id_seq')"))[0])  # type: ignore[index]
         batch = pl.concat(
@@ -843,10 +857,7 @@ class Ingester:
             ],
             rechunk=False,
         )
-        may_repeat = _may_repeat(frames)
-        del frames
-        self._commit_fast(chunk, batch, may_repeat)
-        return True
+        self._commit_fast(chunk, batch, _may_repeat(frames))
 
     def _commit_fast(self, chunk: list[_Accepted], batch: pl.DataFrame, may_repeat: bool) -> None:
         """`_commit` for a clean chunk read by Polars: the same transaction, with the dedupe done
@@ -1045,13 +1056,15 @@ def _may_repeat(frames: list[pl.DataFrame]) -> bool:
 
 
 def _chunks(accepted: list[_Accepted]) -> list[list[_Accepted]]:
-    """Group inputs that share a header and compression, in order, up to CHUNK_BYTES each."""
-    groups: dict[tuple[tuple[str, ...], bool], list[list[_Accepted]]] = {}
-    sizes: dict[tuple[tuple[str, ...], bool], int] = {}
+    """Group inputs that share a header and compression, in order, up to CHUNK_BYTES each (those
+    Polars may read up to FAST_CHUNK_BYTES)."""
+    groups: dict[tuple[tuple[str, ...], bool, bool], list[list[_Accepted]]] = {}
+    sizes: dict[tuple[tuple[str, ...], bool, bool], int] = {}
     for item in accepted:
-        key = (tuple(item.header), item.gzipped)
+        key = (tuple(item.header), item.gzipped, item.plain_lf)
         size = item.path.stat().st_size * (GZIP_RATIO if item.gzipped else 1)
-        if key not in groups or sizes[key] + size > CHUNK_BYTES:
+        limit = FAST_CHUNK_BYTES if item.plain_lf else CHUNK_BYTES
+        if key not in groups or sizes[key] + size > limit:
             groups.setdefault(key, []).append([])
             sizes[key] = 0
         groups[key][-1].append(item)
@@ -1144,9 +1157,19 @@ def ingest_inputs(
                 accepted.append(checked)
                 report.files.append(checked.result)
                 step()
-        for chunk in _chunks(accepted):
-            ingester.ingest_chunk(chunk)
-            step(len(chunk))
+        chunks = _chunks(accepted)
+        # Polars reads the next chunk while this one is written and committed: the commit waits
+        # on DuckDB, file writes and single-threaded steps, which leaves a core free.
+        with ThreadPoolExecutor(max_workers=1) as reader:
+            ahead = reader.submit(ingester.read_fast, chunks[0]) if chunks else None
+            for index, chunk in enumerate(chunks):
+                assert ahead is not None
+                frames = ahead.result()
+                ahead = (
+                    reader.submit(ingester.read_fast, chunks[index + 1]) if index + 1 < len(chunks) else None
+                )
+                ingester.ingest_chunk(chunk, frames)
+                step(len(chunk))
     finally:
         ingester.close()
     return report

@@ -83,9 +83,6 @@ class InputScan:
     carriage_returns: int = 0
     line_feeds: int = 0  # exact from the first CR on; before it, at least 1 if there were any
     crlf_pairs: int = 0
-    # Double quotes in the text: ingest's fast path checks with it that Polars read every value
-    # as written (workbench/store/fast_read.py), without reading the file once more.
-    quotes: int = 0
 
     @property
     def mixed_line_endings(self) -> bool:
@@ -126,12 +123,11 @@ def scan_input(source: LogInput) -> InputScan:
     with open_raw(source) as raw:
         hashing = _HashingReader(raw)
         magic = hashing.read(2)
-        carriage_returns = line_feeds = crlf_pairs = quotes = 0
+        carriage_returns = line_feeds = crlf_pairs = 0
         previous_cr = False
 
         def count_text(chunk: bytes) -> None:
-            nonlocal carriage_returns, line_feeds, crlf_pairs, previous_cr, quotes
-            quotes += chunk.count(b'"')
+            nonlocal carriage_returns, line_feeds, crlf_pairs, previous_cr
             # Most logs have no CR at all: finding none costs far less than counting them.
             crs = chunk.count(b"\r") if b"\r" in chunk else 0
             if not (crs or carriage_returns or previous_cr):
@@ -155,7 +151,7 @@ def scan_input(source: LogInput) -> InputScan:
             for chunk in iter(lambda: hashing.read(READ_CHUNK), b""):
                 count_text(chunk)
         hashing.drain()
-    return InputScan(hashing.digest.hexdigest(), carriage_returns, line_feeds, crlf_pairs, quotes)
+    return InputScan(hashing.digest.hexdigest(), carriage_returns, line_feeds, crlf_pairs)
 
 
 class _Prefixed:

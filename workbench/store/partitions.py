@@ -249,7 +249,8 @@ def write_frame(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, folder: Pat
         )
         target = staging / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        part.select(in_file).write_parquet(target, compression="zstd")
+        # zstd's level 1 writes some 15% faster than its default for a store about 5% larger.
+        part.select(in_file).write_parquet(target, compression="zstd", compression_level=1)
         return EventFile(relative.as_posix(), org, event_type, day, part.height, target.stat().st_size)
 
     # Writing is mostly compression, which runs outside the GIL: two files at a time use both cores.
