@@ -1,10 +1,13 @@
 """Ingest EventLogFile CSVs into the store: parse by header, normalise, dedupe, aggregate.
 
-Each file lands in one transaction, whole or not at all. DuckDB's own CSV reader does the
-parsing (it is what makes ingest fast); Python only sniffs the header, hashes the file (and looks
-at its line endings in the same pass) and composes the normalising SELECT for the columns this
-file actually has. One bad file or row affects only itself: a failing shared read or commit is
-retried file by file, and a row that cannot be stored goes to `rejects` with its line number.
+Each file lands in one transaction, whole or not at all. Python sniffs the header and hashes
+the file (looking at its line endings in the same pass); the parsing is native code on one of two
+paths that store the same rows. A clean file (every value as Salesforce writes it, nothing to
+reject) is read and normalised by Polars (fast_read), written to its partitions by Polars and
+aggregated from memory. Any other file is read by DuckDB's CSV reader, which tracks the lines it
+cannot split, through a normalising SELECT composed for the columns the file has. One bad file or
+row affects only itself: a failing shared read or commit is retried file by file, and a row that
+cannot be stored goes to `rejects` with its line number.
 """
 
 from __future__ import annotations
@@ -18,14 +21,15 @@ import tempfile
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Literal, cast
 
 import duckdb
+import numpy as np
 import polars as pl
 
 from workbench.store import fast_read, frame_aggregates, partitions
@@ -464,6 +468,21 @@ class _Accepted:
         self.reader_reject_lines = []
 
 
+# Per file: rows read, rows rejected, org, event type, first and last event.
+_FileCounts = tuple[int, int, str | None, str | None, datetime | None, datetime | None]
+
+
+@dataclass
+class _ReadChunk:
+    """A chunk Polars read (ahead of its commit): the rows of its files in file order, in one
+    contiguous frame; per file its row count, org, event type, first and last event; and
+    whether a row may repeat another (`_may_repeat`)."""
+
+    rows: pl.DataFrame
+    files: list[tuple[int, str, str, datetime, datetime]]
+    may_repeat: bool
+
+
 class Ingester:
     """Ingests inputs into an open store connection."""
 
@@ -547,18 +566,18 @@ class Ingester:
         )
 
     def ingest_chunk(
-        self, chunk: list[_Accepted], frames: list[pl.DataFrame] | Literal["unread"] | None = "unread"
+        self, chunk: list[_Accepted], read: _ReadChunk | Literal["unread"] | None = "unread"
     ) -> None:
         """Read files sharing one header in one scan, then commit them together. If anything
         fails, each file is tried again on its own, so a bad one is refused and named and the
-        others still land. FRAMES: the chunk as `read_fast` returned it, when it was read ahead."""
+        others still land. READ: what `read_fast` returned for the chunk, when it ran ahead."""
         try:
-            if isinstance(frames, str):  # not read ahead
-                frames = self.read_fast(chunk)
-            if frames is None:
+            if isinstance(read, str):  # not read ahead
+                read = self.read_fast(chunk)
+            if read is None:
                 self._ingest(chunk)
             else:
-                self._ingest_fast(chunk, frames)
+                self._ingest_fast(chunk, read)
         except Exception as exc:  # whatever one file does, the others still land
             if len(chunk) > 1:
                 for item in chunk:
@@ -793,7 +812,7 @@ class Ingester:
     def _record_files(
         self,
         chunk: list[_Accepted],
-        counts: dict[int, tuple[int, int, str | None, str | None, datetime | None, datetime | None]],
+        counts: Mapping[int, _FileCounts],
         added: dict[int, int],
     ) -> None:
         """The chunk's `files` rows, from COUNTS per file id (rows, rejected, org, event type,
@@ -828,7 +847,7 @@ class Ingester:
                 ],
             )
 
-    def read_fast(self, chunk: list[_Accepted]) -> list[pl.DataFrame] | None:
+    def read_fast(self, chunk: list[_Accepted]) -> _ReadChunk | None:
         """The chunk's files read and normalised by Polars (fast_read), or None if one of them is
         not clean: then the whole chunk takes DuckDB's path, so which file's copy of a repeated
         row is kept never depends on the path. Touches no database, so `ingest_inputs` runs it
@@ -844,37 +863,43 @@ class Ingester:
             if frame is None:
                 return None
             frames.append(frame)
-        return frames
+        files = [
+            (
+                frame.height,
+                str(frame["org_id"][0]),
+                str(frame["event_type"][0]),
+                cast(datetime, frame["ts"].min()),
+                cast(datetime, frame["ts"].max()),
+            )
+            for frame in frames
+        ]
+        # One contiguous copy now, on the reading thread, rather than one inside each grouping,
+        # join and partitioning of the commit (Polars concatenates a column's chunks for each).
+        return _ReadChunk(pl.concat(frames, rechunk=True), files, _may_repeat(frames))
 
-    def _ingest_fast(self, chunk: list[_Accepted], frames: list[pl.DataFrame]) -> None:
+    def _ingest_fast(self, chunk: list[_Accepted], read: _ReadChunk) -> None:
         """Commit a chunk `read_fast` read. Raises, like `_ingest`, if the commit fails."""
         for item in chunk:
             item.file_id = int(first_row(self.con.execute("SELECT nextval('file_id_seq')"))[0])  # type: ignore[index]
-        batch = pl.concat(
-            [
-                frame.select(pl.lit(item.file_id, dtype=pl.Int32).alias("file_id"), pl.all())
-                for item, frame in zip(chunk, frames, strict=True)
-            ],
-            rechunk=False,
-        )
-        self._commit_fast(chunk, batch, _may_repeat(frames))
+        ids = np.array([item.file_id for item in chunk], dtype=np.int32)
+        batch = read.rows.insert_column(0, pl.Series("file_id", np.repeat(ids, [f[0] for f in read.files])))
+        counts = {
+            item.file_id: (rows, 0, org, event_type, first, last)
+            for item, (rows, org, event_type, first, last) in zip(chunk, read.files, strict=True)
+        }
+        self._commit_fast(chunk, batch, counts, read.may_repeat)
 
-    def _commit_fast(self, chunk: list[_Accepted], batch: pl.DataFrame, may_repeat: bool) -> None:
+    def _commit_fast(
+        self,
+        chunk: list[_Accepted],
+        batch: pl.DataFrame,
+        counts: Mapping[int, _FileCounts],
+        may_repeat: bool,
+    ) -> None:
         """`_commit` for a clean chunk read by Polars: the same transaction, with the dedupe done
         on the frame, Polars writing the partition files and the aggregates computed from the
         frame where nothing was stored before."""
         con = self.con
-        per_file = batch.group_by("file_id").agg(
-            pl.len(),
-            pl.first("org_id"),
-            pl.first("event_type"),
-            pl.min("ts").alias("first"),
-            pl.max("ts").alias("last"),
-        )
-        counts = {
-            int(file_id): (int(rows), 0, org, event_type, first, last)
-            for file_id, rows, org, event_type, first, last in per_file.iter_rows()
-        }
         con.execute("BEGIN")
         try:
             fresh = self._fresh_rows(batch, may_repeat)

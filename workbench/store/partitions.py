@@ -2,11 +2,12 @@
 
 Layout: `<db>-events/org=<org>/event_type=<type>/day=<YYYY-MM-DD>/<batch>_<n>.parquet`, zstd.
 DuckDB writes the directory names (percent-encoding anything that is not path-safe, so a hostile
-org id or event type cannot leave the folder) and decodes them on read. Inside each file: every
+org id or event type cannot leave the folder) and decodes them on read; Polars writes a batch
+already in memory, but only where the names need no encoding. Inside each file: every
 column of `events` except event_type and day, which come from the path. One zero-row file under
 `org=_/event_type=_/day=1970-01-01/` keeps the glob from ever being empty.
 
-A batch lands whole or not at all: DuckDB writes it into a staging folder, a marker file lists its
+A batch lands whole or not at all: it is written into a staging folder, a marker file lists its
 files, they are renamed into place, then the catalog rows (`event_files`) are committed with the
 rest of the ingest's transaction. A file no catalog row names is not part of the store: after a
 crash the next open removes it (`recover`), so nothing is doubled and nothing half-written is read.
