@@ -15,6 +15,7 @@ path, which tracks rejects with their line numbers.
 
 from __future__ import annotations
 
+import mmap
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -55,12 +56,10 @@ class Rules:
 def read_clean(path: Path, header: list[str], default_org: str | None, rules: Rules) -> pl.DataFrame | None:
     """The events of the plain CSV file at PATH (whose header is HEADER), normalised, in the
     column order of the partition files minus file_id; None if the file is not clean."""
-    # Read once for Polars and for the byte count of the check (Polars reads bytes in memory as
-    # fast as it maps the file).
-    data = path.read_bytes()
     try:
+        layout = _layout(path)
         raw = pl.read_csv(
-            data,
+            path,
             has_header=True,
             infer_schema=False,
             separator=",",
@@ -71,9 +70,8 @@ def read_clean(path: Path, header: list[str], default_org: str | None, rules: Ru
         )
     except Exception:  # any complaint of Polars' reader: DuckDB's path says what is wrong
         return None
-    if raw.columns != header or raw.height == 0 or not _byte_exact(raw, data):
+    if raw.columns != header or raw.height == 0 or not _byte_exact(raw, layout):
         return None
-    del data
     # DuckDB reads "" as NULL; every rule below relies on the same.
     raw = raw.with_columns(pl.when(pl.all() != "").then(pl.all()).name.keep())
     frame = raw.select(_normalise(header, default_org, rules, _has_mapped_addresses(raw, rules)))
@@ -99,25 +97,51 @@ def read_clean(path: Path, header: list[str], default_org: str | None, rules: Ru
     return frame.drop("_unreadable_number")
 
 
-def _byte_exact(raw: pl.DataFrame, data: bytes) -> bool:
+@dataclass(frozen=True)
+class _Layout:
+    """What the byte check needs of a file: its size, its header line's length and quotes, its
+    quotes in all, and whether its last line ends."""
+
+    size: int
+    header_bytes: int
+    header_quotes: int
+    quotes: int
+    ends_with_newline: bool
+
+
+def _layout(path: Path) -> _Layout:
+    """The file's _Layout, counted through a memory map (no copy of the file; Polars maps it too)."""
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        header_end = data.find(b"\n") + 1
+        return _Layout(
+            size=len(data),
+            header_bytes=header_end,
+            header_quotes=data[:header_end].count(b'"'),
+            # numpy counts a byte about twice as fast as bytes.count.
+            quotes=int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == ord('"'))),
+            ends_with_newline=data[-1:] == b"\n",
+        )
+
+
+def _byte_exact(raw: pl.DataFrame, layout: _Layout) -> bool:
     """Whether the values Polars read, written back in the Salesforce dialect (every value
-    quoted, quotes doubled, LF line ends), make up exactly DATA: then no row was padded, trimmed
-    or re-split. A null (a missing or unquoted empty field, a blank line) fails at once.
+    quoted, quotes doubled, LF line ends), make up exactly the file of this LAYOUT: then no row
+    was padded, trimmed or re-split. A null (a missing or unquoted empty field, a blank line)
+    fails at once.
 
     Polars refuses a quote inside an unquoted field, so a value holding quotes was quoted with
     its quotes doubled: the quotes inside values are what the file has beyond two per value, and
     the sizes agree only if every field was quoted (an unquoted one is two bytes short)."""
     if any(raw.null_count().row(0)):
         return False
-    header_end = data.find(b"\n") + 1
     values = raw.height * raw.width
-    # numpy counts a byte about twice as fast as bytes.count.
-    quotes = int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == ord('"')))
-    inner_quotes, odd = divmod(quotes - data.count(b'"', 0, header_end) - 2 * values, 2)
+    inner_quotes, odd = divmod(layout.quotes - layout.header_quotes - 2 * values, 2)
     row_bytes = pl.sum_horizontal(pl.col(c).str.len_bytes() for c in raw.columns)
     total, longest = raw.select(row_bytes.sum().alias("total"), row_bytes.max().alias("longest")).row(0)
-    expected = header_end + total + inner_quotes + 3 * values - (0 if data.endswith(b"\n") else 1)
-    return not odd and inner_quotes >= 0 and expected == len(data) and longest < MAX_FAST_ROW_BYTES
+    expected = (
+        layout.header_bytes + total + inner_quotes + 3 * values - (0 if layout.ends_with_newline else 1)
+    )
+    return not odd and inner_quotes >= 0 and expected == layout.size and longest < MAX_FAST_ROW_BYTES
 
 
 def _has_mapped_addresses(raw: pl.DataFrame, rules: Rules) -> dict[str, bool]:
