@@ -89,6 +89,32 @@ def test_the_fast_path_and_duckdbs_path_store_the_same_rows(
     assert sum(stored["events"].values()) > 1000 and stored["signal_events"] and stored["client_hourly"]
 
 
+def test_many_chunks_read_ahead_store_the_same_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Small chunks: each is read while the one before it commits, and rows repeat across chunks.
+    import workbench.store.ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "FAST_CHUNK_BYTES", 40_000)
+    monkeypatch.setattr(ingest_module, "CHUNK_BYTES", 40_000)
+    logs = _plain_sample(tmp_path / "logs")
+    first = sorted(logs.glob("*ApiTotalUsage.csv"))[0]
+    (logs / "again.csv").write_bytes(first.read_bytes())  # the same content: skipped
+    # A re-delivery of part of the day, read in a later chunk: every row a duplicate.
+    redelivered = first.read_text(encoding="utf-8").splitlines(keepends=True)
+    (logs / "zz-redelivered.csv").write_text(
+        "".join(redelivered[:1] + redelivered[1:][::2]), encoding="utf-8"
+    )
+    fast = _ingest([logs], tmp_path / "fast.duckdb", monkeypatch, fast=True)
+    _ingest([logs], tmp_path / "slow.duckdb", monkeypatch, fast=False)
+    assert fast.fast > 20 and fast.fallback == 0
+    stored = _contents(tmp_path / "fast.duckdb")
+    assert stored == _contents(tmp_path / "slow.duckdb")
+    with duckdb.connect(str(tmp_path / "fast.duckdb"), read_only=True) as con:
+        added, duplicate = con.execute(
+            "SELECT rows_added, rows_duplicate FROM files WHERE path LIKE '%zz-redelivered.csv'"
+        ).fetchone()
+    assert added == 0 and duplicate > 0
+
+
 def test_both_paths_agree_on_overlapping_redelivered_and_mapped_address_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

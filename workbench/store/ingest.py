@@ -1189,11 +1189,14 @@ def ingest_inputs(
             ahead = reader.submit(ingester.read_fast, chunks[0]) if chunks else None
             for index, chunk in enumerate(chunks):
                 assert ahead is not None
-                frames = ahead.result()
+                try:
+                    read: _ReadChunk | Literal["unread"] | None = ahead.result()
+                except Exception:  # (out of memory, say) read it again where failures are handled
+                    read = "unread"
                 ahead = (
                     reader.submit(ingester.read_fast, chunks[index + 1]) if index + 1 < len(chunks) else None
                 )
-                ingester.ingest_chunk(chunk, frames)
+                ingester.ingest_chunk(chunk, read)
                 step(len(chunk))
     finally:
         ingester.close()
