@@ -206,3 +206,18 @@ def test_a_short_row_keeps_its_line_number_in_rejects(
     stored = _contents(tmp_path / "w.duckdb")
     assert [eval(row)[:2] for row in stored["rejects"]] == [(4, "too few columns")]
     assert sum(stored["events"].values()) == 4
+
+
+def test_a_file_larger_than_a_fast_chunk_takes_duckdbs_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Polars holds a whole file in memory; DuckDB's reader does not need to.
+    import workbench.store.ingest as ingest_module
+
+    rows = [api_row(ts=f"202511181000{i:02d}.000", request_id=f"r{i}") for i in range(50)]
+    write_log(tmp_path / "logs" / "big.csv", API_TOTAL_USAGE_HEADER, rows)
+    write_log(tmp_path / "logs" / "small.csv", API_TOTAL_USAGE_HEADER, rows[:1])
+    monkeypatch.setattr(ingest_module, "FAST_CHUNK_BYTES", (tmp_path / "logs" / "big.csv").stat().st_size - 1)
+    paths = _ingest([tmp_path / "logs"], tmp_path / "w.duckdb", monkeypatch, fast=True)
+    assert paths.fast == 1 and paths.fallback == 0  # small.csv; big.csv never offered to Polars
+    assert sum(_contents(tmp_path / "w.duckdb")["events"].values()) == 50

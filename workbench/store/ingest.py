@@ -441,7 +441,7 @@ def _read_csv_sql(paths: list[Path], header: list[str], gzipped: bool, file_colu
 # would cost more than parsing it. Each file still lands whole or not at all.
 CHUNK_BYTES = 128 * 1024 * 1024
 # Chunks Polars reads are smaller: one is read while the one before it commits, and both are in
-# memory then.
+# memory then. A larger file takes DuckDB's path, whose memory does not grow with the file.
 FAST_CHUNK_BYTES = 64 * 1024 * 1024
 GZIP_RATIO = 8  # rough expansion of a gzipped event log, for sizing chunks
 
@@ -458,7 +458,8 @@ class _Accepted:
     result: FileResult
     file_id: int = 0
     reader_reject_lines: list[int] = field(default_factory=list)
-    # Plain (not gzipped) with LF line ends only: Polars may read it (fast_read checks the rest).
+    # Plain (not gzipped), LF line ends only, at most FAST_CHUNK_BYTES: Polars may read it
+    # (fast_read checks the rest).
     plain_lf: bool = False
 
     def reset(self) -> None:
@@ -555,7 +556,7 @@ class Ingester:
             gzipped,
             path,
             result,
-            plain_lf=not gzipped and not scan.carriage_returns,
+            plain_lf=not gzipped and not scan.carriage_returns and path.stat().st_size <= FAST_CHUNK_BYTES,
         )
 
     def _record_refusal(self, source: LogInput, reason: str) -> None:
