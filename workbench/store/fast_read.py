@@ -117,10 +117,26 @@ def _layout(path: Path) -> _Layout:
             size=len(data),
             header_bytes=header_end,
             header_quotes=data[:header_end].count(b'"'),
-            # numpy counts a byte about twice as fast as bytes.count.
-            quotes=int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == ord('"'))),
+            quotes=_count_quotes(data),
             ends_with_newline=data[-1:] == b"\n",
         )
+
+
+_COUNT_BLOCK = 1 << 20
+
+
+def _count_quotes(data: mmap.mmap) -> int:
+    """The double quotes in DATA. numpy counts a byte about twice as fast as bytes.count; block by
+    block, so its comparison array stays small enough for malloc to reuse (one the size of the
+    file would be fresh pages, faulted in and zeroed, for every file)."""
+    view = np.frombuffer(data, dtype=np.uint8)
+    try:
+        return sum(
+            int(np.count_nonzero(view[start : start + _COUNT_BLOCK] == ord('"')))
+            for start in range(0, len(view), _COUNT_BLOCK)
+        )
+    finally:
+        del view  # the map cannot close while an array still points into it
 
 
 def _byte_exact(raw: pl.DataFrame, layout: _Layout) -> bool:
