@@ -26,6 +26,14 @@ def _effective_ip() -> pl.Expr:
     )
 
 
+def aggregates(con: duckdb.DuckDBPyConnection, events: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """The rows of each aggregate table for EVENTS: the grouping keys hourly_activity and
+    client_hourly share are computed once, and the two groupings run side by side."""
+    keyed = _with_keys(events).collect()
+    hourly, clients = pl.collect_all([_hourly_activity(keyed), _client_hourly(keyed)])
+    return {"hourly_activity": hourly, "signal_events": _signal_events(con, events), "client_hourly": clients}
+
+
 def _with_keys(events: pl.DataFrame) -> pl.LazyFrame:
     """EVENTS with the grouping keys both aggregates share: the hour, the user id's first 15
     characters, the effective address."""
@@ -36,14 +44,15 @@ def _with_keys(events: pl.DataFrame) -> pl.LazyFrame:
     )
 
 
-def hourly_activity(events: pl.DataFrame) -> pl.DataFrame:
-    """hourly_activity's rows for EVENTS (in the table's column order)."""
+def _hourly_activity(keyed: pl.DataFrame) -> pl.LazyFrame:
+    """hourly_activity's rows (in the table's column order) for events with their grouping keys
+    (`_with_keys`)."""
     total = pl.col("rows_processed").cast(pl.Int128).sum().clip(*_BIGINT).cast(pl.Int64)
     auth_failure = pl.col("status_code").is_in([401, 403]).fill_null(False) | (
         (pl.col("event_type") == "Login") & pl.col("is_error")
     )
     return (
-        _with_keys(events)
+        keyed.lazy()
         .group_by(
             "org_id",
             "event_type",
@@ -86,14 +95,14 @@ def hourly_activity(events: pl.DataFrame) -> pl.DataFrame:
             "first_ts",
             "last_ts",
         )
-        .collect()
     )
 
 
-def client_hourly(events: pl.DataFrame) -> pl.DataFrame:
-    """client_hourly's rows for EVENTS (in the table's column order)."""
+def _client_hourly(keyed: pl.DataFrame) -> pl.LazyFrame:
+    """client_hourly's rows (in the table's column order) for events with their grouping keys
+    (`_with_keys`)."""
     return (
-        _with_keys(events)
+        keyed.lazy()
         .filter(pl.col("user_agent").is_not_null() | pl.col("client_name").is_not_null())
         .group_by(
             "org_id",
@@ -128,11 +137,10 @@ def client_hourly(events: pl.DataFrame) -> pl.DataFrame:
             "last_ts",
             "request_ids",
         )
-        .collect()
     )
 
 
-def signal_events(con: duckdb.DuckDBPyConnection, events: pl.DataFrame) -> pl.DataFrame:
+def _signal_events(con: duckdb.DuckDBPyConnection, events: pl.DataFrame) -> pl.DataFrame:
     """signal_events' rows for EVENTS (in the table's column order). The store's is_signal_event
     picks them: it is asked once per distinct combination of the five columns it reads (a few
     thousand, where events are millions)."""

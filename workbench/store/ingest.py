@@ -1051,11 +1051,7 @@ class Ingester:
         if len(in_memory) < len(touched):
             pairs = pl.DataFrame(in_memory, schema=["org_id", "event_type"], orient="row")
             added = added.join(pairs, on=["org_id", "event_type"], how="semi")
-        for table, rows in (
-            ("hourly_activity", frame_aggregates.hourly_activity(added)),
-            ("signal_events", frame_aggregates.signal_events(con, added)),
-            ("client_hourly", frame_aggregates.client_hourly(added)),
-        ):
+        for table, rows in frame_aggregates.aggregates(con, added).items():
             con.register("aggregate_rows", rows.to_arrow())
             try:
                 con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM aggregate_rows")

@@ -237,9 +237,7 @@ def write_frame(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, folder: Pat
             con.unregister("frame_rows")
     batch = _batch_name()
     staging = folder / f"{_STAGING}{batch}"
-    parts = frame.with_columns(pl.col("ts").dt.date().alias("day")).partition_by(
-        "org_id", "event_type", "day", as_dict=True
-    )
+    parts = _partitions(frame.with_columns(pl.col("ts").dt.date().alias("day")))
     in_file = [column for column in _IN_FILE]
 
     def write(key: tuple[object, ...], part: pl.DataFrame) -> EventFile:
@@ -258,6 +256,21 @@ def write_frame(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, folder: Pat
     with ThreadPoolExecutor(max_workers=2) as pool:
         files = list(pool.map(lambda item: write(*item), parts.items()))
     return _land(folder, staging, batch, sorted(files, key=lambda f: f.path))
+
+
+def _partitions(frame: pl.DataFrame) -> dict[tuple[object, ...], pl.DataFrame]:
+    """FRAME's rows per (org_id, event_type, day). A chunk of daily files comes as one run of
+    rows per partition: then the parts are slices (no copy); otherwise partition_by gathers them."""
+    keys = ["org_id", "event_type", "day"]
+    run = frame.select(pl.struct(keys).rle_id().alias("run"))["run"]
+    starts = frame.select(keys).with_row_index("start").filter(run != run.shift(1, fill_value=-1))
+    if starts.select(pl.struct(keys).is_unique().all()).item():
+        bounds = [*starts["start"].to_list(), frame.height]
+        return {
+            tuple(key): frame.slice(start, end - start)
+            for key, start, end in zip(starts.select(keys).iter_rows(), bounds, bounds[1:], strict=False)
+        }
+    return frame.partition_by(*keys, as_dict=True)
 
 
 def _land(folder: Path, staging: Path, batch: str, files: list[EventFile]) -> list[EventFile]:
