@@ -1,5 +1,7 @@
 -- Rebuilds the hourly aggregate for one org x event type over [$start, $end): ingest calls it
--- for the hours a file touched, inside that file's transaction.
+-- for the hours a file touched, inside that file's transaction. Where nothing was stored in those
+-- hours before, ingest runs only the DELETEs and computes the rows from the events it is adding,
+-- still in memory (workbench/store/frame_aggregates.py), rather than reading them back.
 DELETE FROM hourly_activity
  WHERE org_id = $org_id AND event_type = $event_type AND hour >= $start AND hour < $end;
 INSERT INTO hourly_activity

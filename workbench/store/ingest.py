@@ -1,10 +1,13 @@
 """Ingest EventLogFile CSVs into the store: parse by header, normalise, dedupe, aggregate.
 
-Each file lands in one transaction, whole or not at all. DuckDB's own CSV reader does the
-parsing (it is what makes ingest fast); Python only sniffs the header, hashes the file (and looks
-at its line endings in the same pass) and composes the normalising SELECT for the columns this
-file actually has. One bad file or row affects only itself: a failing shared read or commit is
-retried file by file, and a row that cannot be stored goes to `rejects` with its line number.
+Each file lands in one transaction, whole or not at all. Python sniffs the header and hashes
+the file (looking at its line endings in the same pass); the parsing is native code on one of two
+paths that store the same rows. A clean file (every value as Salesforce writes it, nothing to
+reject) is read and normalised by Polars (fast_read), written to its partitions by Polars and
+aggregated from memory. Any other file is read by DuckDB's CSV reader, which tracks the lines it
+cannot split, through a normalising SELECT composed for the columns the file has. One bad file or
+row affects only itself: a failing shared read or commit is retried file by file, and a row that
+cannot be stored goes to `rejects` with its line number.
 """
 
 from __future__ import annotations
@@ -13,20 +16,23 @@ import csv
 import gzip
 import io
 import ipaddress
+import itertools
 import tempfile
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal, cast
 
 import duckdb
+import numpy as np
+import polars as pl
 
-from workbench.store import partitions
+from workbench.store import fast_read, frame_aggregates, partitions
 from workbench.store.inputs import (
     InputScan,
     LogInput,
@@ -434,6 +440,9 @@ def _read_csv_sql(paths: list[Path], header: list[str], gzipped: bool, file_colu
 # and committed together, up to about this many bytes of CSV. One commit per small file
 # would cost more than parsing it. Each file still lands whole or not at all.
 CHUNK_BYTES = 128 * 1024 * 1024
+# Chunks Polars reads are smaller: one is read while the one before it commits, and both are in
+# memory then. A larger file takes DuckDB's path, whose memory does not grow with the file.
+FAST_CHUNK_BYTES = 64 * 1024 * 1024
 GZIP_RATIO = 8  # rough expansion of a gzipped event log, for sizing chunks
 
 
@@ -449,12 +458,30 @@ class _Accepted:
     result: FileResult
     file_id: int = 0
     reader_reject_lines: list[int] = field(default_factory=list)
+    # Plain (not gzipped), LF line ends only, at most FAST_CHUNK_BYTES: Polars may read it
+    # (fast_read checks the rest).
+    plain_lf: bool = False
 
     def reset(self) -> None:
         """Forget a failed attempt's counts before the file is read again on its own."""
         self.result.status, self.result.reason = "ingested", ""
         self.result.rows_read = self.result.rows_rejected = 0
         self.reader_reject_lines = []
+
+
+# Per file: rows read, rows rejected, org, event type, first and last event.
+_FileCounts = tuple[int, int, str | None, str | None, datetime | None, datetime | None]
+
+
+@dataclass
+class _ReadChunk:
+    """A chunk Polars read (ahead of its commit): the rows of its files in file order, in one
+    contiguous frame; per file its row count, org, event type, first and last event; and
+    whether a row may repeat another (`_may_repeat`)."""
+
+    rows: pl.DataFrame
+    files: list[tuple[int, str, str, datetime, datetime]]
+    may_repeat: bool
 
 
 class Ingester:
@@ -469,6 +496,16 @@ class Ingester:
         self._copies = 0
         # One "now" per run, so the reading pass and the pass that locates rejects agree.
         self.bounds = TimeBounds(EARLIEST_EVENT, _now() + FUTURE_SLACK)
+        self.rules = fast_read.Rules(
+            COMMON_SOURCES,
+            FAMILY_BY_EVENT_TYPE,
+            NUMBER_COLUMNS,
+            MAX_ROWS_PROCESSED,
+            _MAPPED_DOTTED,
+            _MAPPED_HEX,
+            self.bounds.earliest,
+            self.bounds.latest,
+        )
 
     def close(self) -> None:
         """Drop the temporary tables and files."""
@@ -512,7 +549,15 @@ class Ingester:
         else:
             path, gzipped = materialise(source, Path(self._tmp.name)), is_gzip(source)
         result.status = "ingested"  # until reading or committing it fails
-        return _Accepted(source, header, digest, gzipped, path, result)
+        return _Accepted(
+            source,
+            header,
+            digest,
+            gzipped,
+            path,
+            result,
+            plain_lf=not gzipped and not scan.carriage_returns and path.stat().st_size <= FAST_CHUNK_BYTES,
+        )
 
     def _record_refusal(self, source: LogInput, reason: str) -> None:
         self.con.execute(
@@ -521,12 +566,19 @@ class Ingester:
             [str(source.path), source.member, reason, _now()],
         )
 
-    def ingest_chunk(self, chunk: list[_Accepted]) -> None:
+    def ingest_chunk(
+        self, chunk: list[_Accepted], read: _ReadChunk | Literal["unread"] | None = "unread"
+    ) -> None:
         """Read files sharing one header in one scan, then commit them together. If anything
         fails, each file is tried again on its own, so a bad one is refused and named and the
-        others still land."""
+        others still land. READ: what `read_fast` returned for the chunk, when it ran ahead."""
         try:
-            self._ingest(chunk)
+            if isinstance(read, str):  # not read ahead
+                read = self.read_fast(chunk)
+            if read is None:
+                self._ingest(chunk)
+            else:
+                self._ingest_fast(chunk, read)
         except Exception as exc:  # whatever one file does, the others still land
             if len(chunk) > 1:
                 for item in chunk:
@@ -747,37 +799,7 @@ class Ingester:
                          FROM batch_part GROUP BY file_id"""
                 ).fetchall()
             )
-            for item in chunk:
-                result = item.result
-                rows, bad, org, event_type, first, last = counts.get(
-                    item.file_id, (0, 0, None, None, None, None)
-                )
-                result.rows_read += int(rows)
-                result.rows_rejected += int(bad)
-                result.rows_added = added.get(item.file_id, 0)
-                result.rows_duplicate = result.rows_read - result.rows_rejected - result.rows_added
-                result.org_id, result.event_type = org, event_type
-                con.execute(
-                    """INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, CAST(? AS DATE), ?, ?, ?, ?, ?, ?, ?,
-                                                 'ingested', NULL, ?)""",
-                    [
-                        item.file_id,
-                        item.digest,
-                        str(item.source.path),
-                        item.source.member,
-                        org,
-                        event_type,
-                        first,
-                        first,
-                        last,
-                        result.rows_read,
-                        result.rows_added,
-                        result.rows_duplicate,
-                        result.rows_rejected,
-                        result.bytes_replaced,
-                        _now(),
-                    ],
-                )
+            self._record_files(chunk, counts, added)
             con.execute(f"INSERT INTO rejects SELECT * FROM batch_rejects WHERE file_id IN ({ids})")
             con.execute("COMMIT")
         except BaseException:
@@ -788,34 +810,150 @@ class Ingester:
             raise
         partitions.settle(self.folder)
 
+    def _record_files(
+        self,
+        chunk: list[_Accepted],
+        counts: Mapping[int, _FileCounts],
+        added: dict[int, int],
+    ) -> None:
+        """The chunk's `files` rows, from COUNTS per file id (rows, rejected, org, event type,
+        first and last event) and the rows ADDED per file id."""
+        for item in chunk:
+            result = item.result
+            rows, bad, org, event_type, first, last = counts.get(item.file_id, (0, 0, None, None, None, None))
+            result.rows_read += int(rows)
+            result.rows_rejected += int(bad)
+            result.rows_added = added.get(item.file_id, 0)
+            result.rows_duplicate = result.rows_read - result.rows_rejected - result.rows_added
+            result.org_id, result.event_type = org, event_type
+            self.con.execute(
+                """INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, CAST(? AS DATE), ?, ?, ?, ?, ?, ?, ?,
+                                             'ingested', NULL, ?)""",
+                [
+                    item.file_id,
+                    item.digest,
+                    str(item.source.path),
+                    item.source.member,
+                    org,
+                    event_type,
+                    first,
+                    first,
+                    last,
+                    result.rows_read,
+                    result.rows_added,
+                    result.rows_duplicate,
+                    result.rows_rejected,
+                    result.bytes_replaced,
+                    _now(),
+                ],
+            )
+
+    def read_fast(self, chunk: list[_Accepted]) -> _ReadChunk | None:
+        """The chunk's files read and normalised by Polars (fast_read), or None if one of them is
+        not clean: then the whole chunk takes DuckDB's path, so which file's copy of a repeated
+        row is kept never depends on the path. Touches no database, so `ingest_inputs` runs it
+        for the next chunk while this one commits."""
+        if not all(item.plain_lf for item in chunk):
+            return None
+        frames = []
+        for item in chunk:
+            try:
+                frame = fast_read.read_clean(item.path, item.header, self.default_org, self.rules)
+            except Exception:  # an unreadable file: DuckDB's path names the problem
+                return None
+            if frame is None:
+                return None
+            frames.append(frame)
+        files = [
+            (
+                frame.height,
+                str(frame["org_id"][0]),
+                str(frame["event_type"][0]),
+                cast(datetime, frame["ts"].min()),
+                cast(datetime, frame["ts"].max()),
+            )
+            for frame in frames
+        ]
+        # One contiguous copy now, on the reading thread, rather than one inside each grouping,
+        # join and partitioning of the commit (Polars concatenates a column's chunks for each).
+        return _ReadChunk(pl.concat(frames, rechunk=True), files, _may_repeat(frames))
+
+    def _ingest_fast(self, chunk: list[_Accepted], read: _ReadChunk) -> None:
+        """Commit a chunk `read_fast` read. Raises, like `_ingest`, if the commit fails."""
+        for item in chunk:
+            item.file_id = int(first_row(self.con.execute("SELECT nextval('file_id_seq')"))[0])  # type: ignore[index]
+        ids = np.array([item.file_id for item in chunk], dtype=np.int32)
+        batch = read.rows.insert_column(0, pl.Series("file_id", np.repeat(ids, [f[0] for f in read.files])))
+        counts = {
+            item.file_id: (rows, 0, org, event_type, first, last)
+            for item, (rows, org, event_type, first, last) in zip(chunk, read.files, strict=True)
+        }
+        self._commit_fast(chunk, batch, counts, read.may_repeat)
+
+    def _commit_fast(
+        self,
+        chunk: list[_Accepted],
+        batch: pl.DataFrame,
+        counts: Mapping[int, _FileCounts],
+        may_repeat: bool,
+    ) -> None:
+        """`_commit` for a clean chunk read by Polars: the same transaction, with the dedupe done
+        on the frame, Polars writing the partition files and the aggregates computed from the
+        frame where nothing was stored before."""
+        con = self.con
+        con.execute("BEGIN")
+        try:
+            fresh = self._fresh_rows(batch, may_repeat)
+            del batch
+            written = partitions.write_frame(con, fresh, self.folder)
+            touched = self._touched(
+                (org, event_type, first, last)
+                for org, event_type, first, last in fresh.group_by("org_id", "event_type")
+                .agg(pl.min("ts").alias("first"), pl.max("ts").alias("last"))
+                .iter_rows()
+            )
+            self._refresh(touched, fresh)
+            partitions.record(con, written)
+            added = {int(i): int(n) for i, n in fresh.group_by("file_id").len().iter_rows()}
+            self._record_files(chunk, counts, added)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            partitions.recover(con, self.folder)
+            raise
+        partitions.settle(self.folder)
+
+    def _fresh_rows(self, batch: pl.DataFrame, may_repeat: bool) -> pl.DataFrame:
+        """The rows of BATCH not stored yet, each once (the first file's copy of a repeated row,
+        when it MAY_REPEAT one)."""
+        if may_repeat:
+            batch = batch.unique(subset=list(_DEDUPE_KEY), keep="first", maintain_order=True)
+        spans = batch.group_by("org_id", "event_type").agg(
+            pl.min("ts").alias("first"), pl.max("ts").alias("last")
+        )
+        ranges = self._stored_ranges(list(spans.iter_rows()))
+        if not ranges:
+            return batch
+        stored = self.con.sql(f"SELECT {', '.join(_DEDUPE_KEY)} FROM events e WHERE {ranges}").pl()
+        if stored.is_empty():
+            return batch
+        return batch.join(
+            stored.cast(batch.select(_DEDUPE_KEY).schema),  # type: ignore[arg-type]
+            on=list(_DEDUPE_KEY),
+            how="anti",
+            nulls_equal=True,
+            maintain_order="left",
+        )
+
     def _insert_new_events(self) -> dict[int, int]:
         """Insert the batch's rows not already stored; refresh the hours they touch."""
         con = self.con
         spans = con.execute(
             "SELECT org_id, event_type, min(ts), max(ts) FROM batch_part WHERE reject_reason IS NULL GROUP BY ALL"
         ).fetchall()
-
-        # Only where stored files already cover the same org, type and span can a row be a
-        # duplicate of a stored one; elsewhere the anti-join over events is skipped.
-        overlapping = [
-            (org, event_type, first, last)
-            for org, event_type, first, last in spans
-            if first_row(
-                con.execute(
-                    """SELECT 1 FROM files WHERE status = 'ingested' AND org_id = ? AND event_type = ?
-                    AND first_ts <= ? AND last_ts >= ? LIMIT 1""",
-                    [org, event_type, last, first],
-                )
-            )
-        ]
+        ranges = self._stored_ranges(spans)
         stored = ""
-        if overlapping:
-            # The day bounds let the view read only the partitions this batch touches.
-            ranges = " OR ".join(
-                f"(e.event_type = {_quote_literal(t)} AND e.day BETWEEN '{f.date()}' AND '{la.date()}' "
-                f"AND e.org_id = {_quote_literal(o)} AND e.ts BETWEEN '{f}' AND '{la}')"
-                for o, t, f, la in overlapping
-            )
+        if ranges:
             stored = f"""AND NOT EXISTS (SELECT 1 FROM events e WHERE ({ranges})
                            AND e.org_id = b.org_id AND e.event_type = b.event_type
                            AND e.ts = b.ts AND e.request_id IS NOT DISTINCT FROM b.request_id
@@ -840,10 +978,54 @@ class Ingester:
         written = partitions.write_batch(con, fresh, self.folder)
         partitions.record(con, written)
         added = partitions.summary(con, self.folder, written)
+        self._refresh(self._touched((org, t, first, last) for _, org, t, _, first, last in added), None)
+        counts: dict[int, int] = {}
+        for file_id, _, _, n, _, _ in added:
+            counts[int(file_id)] = counts.get(int(file_id), 0) + int(n)
+        return counts
+
+    def _stored_ranges(self, spans: Sequence[tuple[str, str, datetime, datetime]]) -> str:
+        """A condition on `events e` selecting the stored rows a batch with these (org, event
+        type, first, last) SPANS could repeat; '' when there are none."""
+        # Only where stored files already cover the same org, type and span can a row be a
+        # duplicate of a stored one; elsewhere the anti-join over events is skipped.
+        overlapping = [
+            (org, event_type, first, last)
+            for org, event_type, first, last in spans
+            if first_row(
+                self.con.execute(
+                    """SELECT 1 FROM files WHERE status = 'ingested' AND org_id = ? AND event_type = ?
+                    AND first_ts <= ? AND last_ts >= ? LIMIT 1""",
+                    [org, event_type, last, first],
+                )
+            )
+        ]
+        # The day bounds let the view read only the partitions this batch touches.
+        return " OR ".join(
+            f"(e.event_type = {_quote_literal(t)} AND e.day BETWEEN '{f.date()}' AND '{la.date()}' "
+            f"AND e.org_id = {_quote_literal(o)} AND e.ts BETWEEN '{f}' AND '{la}')"
+            for o, t, f, la in overlapping
+        )
+
+    @staticmethod
+    def _touched(
+        added: Iterable[tuple[str, str, datetime, datetime]],
+    ) -> dict[tuple[str, str], tuple[datetime, datetime]]:
+        """Per (org, event type), the first and last event of the rows ADDED."""
         touched: dict[tuple[str, str], tuple[datetime, datetime]] = {}
-        for _, org, event_type, _, first, last in added:
+        for org, event_type, first, last in added:
             old = touched.get((org, event_type))
             touched[(org, event_type)] = (min(first, old[0]), max(last, old[1])) if old else (first, last)
+        return touched
+
+    def _refresh(
+        self, touched: dict[tuple[str, str], tuple[datetime, datetime]], added: pl.DataFrame | None
+    ) -> None:
+        """Rebuild the aggregates of the hours TOUCHED. Where no partition file of the store held
+        those days before this batch, the rows ADDED (still in memory, if given) are all there is:
+        they are aggregated as they are rather than read back from the files just written."""
+        con = self.con
+        in_memory: list[tuple[str, str]] = []
         for (org, event_type), (first, last) in touched.items():
             window = {
                 "org_id": org,
@@ -851,22 +1033,60 @@ class Ingester:
                 "start": _hour_floor(first),
                 "end": _hour_floor(last) + _ONE_HOUR,
             }
+            stored = added is None or first_row(
+                con.execute(
+                    """SELECT 1 FROM event_files WHERE org_id = ? AND event_type = ?
+                        AND day BETWEEN CAST(? AS DATE) AND CAST(? AS DATE) LIMIT 1""",
+                    [org, event_type, window["start"], window["end"]],
+                )
+            )
+            if not stored:
+                in_memory.append((org, event_type))
             for statement in statements("refresh_hourly_activity"):
-                con.execute(statement, window)
-        counts: dict[int, int] = {}
-        for file_id, _, _, n, _, _ in added:
-            counts[int(file_id)] = counts.get(int(file_id), 0) + int(n)
-        return counts
+                # The DELETEs clear the window; the INSERTs rebuild it from `events`.
+                if stored or statement.upper().startswith("DELETE"):
+                    con.execute(statement, window)
+        if not in_memory or added is None:
+            return
+        if len(in_memory) < len(touched):
+            pairs = pl.DataFrame(in_memory, schema=["org_id", "event_type"], orient="row")
+            added = added.join(pairs, on=["org_id", "event_type"], how="semi")
+        for table, rows in frame_aggregates.aggregates(con, added).items():
+            con.register("aggregate_rows", rows.to_arrow())
+            try:
+                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM aggregate_rows")
+            finally:
+                con.unregister("aggregate_rows")
+
+
+def _may_repeat(frames: list[pl.DataFrame]) -> bool:
+    """Whether a row of these normalised files (one org and event type each) may repeat another:
+    checked without hashing every row, since a file's rows come in time order and files of one
+    org and type mostly cover different spans. Rows can only repeat within a file among rows of
+    the same timestamp, and across files only where their spans overlap."""
+    spans: list[tuple[str, str, datetime, datetime]] = []
+    for frame in frames:
+        ts = frame["ts"]
+        if (ts.diff() < timedelta(0)).any():
+            return True  # not in time order: the full check
+        same_time = frame.filter((ts == ts.shift(1)) | (ts == ts.shift(-1)))
+        if same_time.select(pl.struct(_DEDUPE_KEY).is_duplicated().any()).item():
+            return True
+        spans.append((frame["org_id"][0], frame["event_type"][0], ts[0], ts[-1]))
+    spans.sort()
+    return any((a[0], a[1]) == (b[0], b[1]) and b[2] <= a[3] for a, b in itertools.pairwise(spans))
 
 
 def _chunks(accepted: list[_Accepted]) -> list[list[_Accepted]]:
-    """Group inputs that share a header and compression, in order, up to CHUNK_BYTES each."""
-    groups: dict[tuple[tuple[str, ...], bool], list[list[_Accepted]]] = {}
-    sizes: dict[tuple[tuple[str, ...], bool], int] = {}
+    """Group inputs that share a header and compression, in order, up to CHUNK_BYTES each (those
+    Polars may read up to FAST_CHUNK_BYTES)."""
+    groups: dict[tuple[tuple[str, ...], bool, bool], list[list[_Accepted]]] = {}
+    sizes: dict[tuple[tuple[str, ...], bool, bool], int] = {}
     for item in accepted:
-        key = (tuple(item.header), item.gzipped)
+        key = (tuple(item.header), item.gzipped, item.plain_lf)
         size = item.path.stat().st_size * (GZIP_RATIO if item.gzipped else 1)
-        if key not in groups or sizes[key] + size > CHUNK_BYTES:
+        limit = FAST_CHUNK_BYTES if item.plain_lf else CHUNK_BYTES
+        if key not in groups or sizes[key] + size > limit:
             groups.setdefault(key, []).append([])
             sizes[key] = 0
         groups[key][-1].append(item)
@@ -879,6 +1099,8 @@ def _now() -> datetime:
 
 
 _ONE_HOUR = timedelta(hours=1)
+# What makes two rows the same event (a request id, or a content hash where there is none).
+_DEDUPE_KEY = ("org_id", "event_type", "ts", "request_id", "content_key")
 
 
 def _hour_floor(value: datetime) -> datetime:
@@ -957,9 +1179,22 @@ def ingest_inputs(
                 accepted.append(checked)
                 report.files.append(checked.result)
                 step()
-        for chunk in _chunks(accepted):
-            ingester.ingest_chunk(chunk)
-            step(len(chunk))
+        chunks = _chunks(accepted)
+        # Polars reads the next chunk while this one is written and committed: the commit waits
+        # on DuckDB, file writes and single-threaded steps, which leaves a core free.
+        with ThreadPoolExecutor(max_workers=1) as reader:
+            ahead = reader.submit(ingester.read_fast, chunks[0]) if chunks else None
+            for index, chunk in enumerate(chunks):
+                assert ahead is not None
+                try:
+                    read: _ReadChunk | Literal["unread"] | None = ahead.result()
+                except Exception:  # (out of memory, say) read it again where failures are handled
+                    read = "unread"
+                ahead = (
+                    reader.submit(ingester.read_fast, chunks[index + 1]) if index + 1 < len(chunks) else None
+                )
+                ingester.ingest_chunk(chunk, read)
+                step(len(chunk))
     finally:
         ingester.close()
     return report

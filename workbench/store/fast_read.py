@@ -1,0 +1,284 @@
+"""Ingest's fast path: a clean event log read by Polars and normalised in Polars expressions into
+exactly the rows DuckDB's reader and normalising SELECT (`ingest._normalise_sql`) store for it.
+
+Clean is checked, never assumed, because Polars' reader differs from DuckDB's on bad input: it
+pads a short row with nulls, keeps a blank line as a row of nulls, keeps the spaces around a
+quoted value that DuckDB drops, and its timestamp and number parsers are more lenient in places.
+So a file takes this path only if Polars reads it without an error, no field is missing
+(`""` reads as '' in Polars, so a null can only be a missing or unquoted-empty field), the values
+written back in the Salesforce dialect (every value quoted, quotes doubled) add up to the file's
+exact size, and every row would be stored as is: no reject, timestamps in the two forms
+Salesforce writes, numbers that are plain integers, a request id on every row (the content key
+of a row without one is DuckDB's md5). Anything else returns None and the file takes DuckDB's
+path, which tracks rejects with their line numbers.
+"""
+
+from __future__ import annotations
+
+import mmap
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from workbench.store import partitions
+
+# DuckDB's reader rejects lines longer than ingest's max_line_size; rows anywhere near it take
+# DuckDB's path so the two never disagree on where the limit falls.
+MAX_FAST_ROW_BYTES = 1_000_000
+# TIMESTAMP_DERIVED as Salesforce writes it (UTC, milliseconds, Z) and TIMESTAMP with or without
+# milliseconds. Values of these shapes parse the same in Polars and DuckDB (an impossible date
+# fails in both); any other shape (an offset, a space, a short field) takes DuckDB's path.
+_DERIVED_UTC = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{3}Z$"
+_PLAIN = r"^[0-9]{8}(?:[01][0-9]|2[0-3])[0-5][0-9][0-5][0-9](?:\.[0-9]{3})?$"
+# DuckDB's JSON writes the escapes of some control characters with upper-case hex (\u001F),
+# Polars with lower-case; a file with any such escape in an attribute takes DuckDB's path.
+_ESCAPE = "\\u00"
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What the normalising SELECT does, as ingest declares it (passed in, so the two paths read
+    one definition)."""
+
+    common_sources: dict[str, tuple[str, ...]]
+    family_by_event_type: dict[str, str]
+    number_columns: dict[str, str]
+    max_rows_processed: int
+    mapped_dotted: str
+    mapped_hex: str
+    earliest: datetime
+    latest: datetime
+
+
+def read_clean(path: Path, header: list[str], default_org: str | None, rules: Rules) -> pl.DataFrame | None:
+    """The events of the plain CSV file at PATH (whose header is HEADER), normalised, in the
+    column order of the partition files minus file_id; None if the file is not clean."""
+    try:
+        layout = _layout(path)
+        raw = pl.read_csv(
+            path,
+            has_header=True,
+            infer_schema=False,
+            separator=",",
+            quote_char='"',
+            encoding="utf8",
+            truncate_ragged_lines=False,
+            raise_if_empty=True,
+        )
+    except Exception:  # any complaint of Polars' reader: DuckDB's path says what is wrong
+        return None
+    if raw.columns != header or raw.height == 0 or not _byte_exact(raw, layout):
+        return None
+    # DuckDB reads "" as NULL; every rule below relies on the same.
+    raw = raw.with_columns(pl.when(pl.all() != "").then(pl.all()).name.keep())
+    frame = raw.select(_normalise(header, default_org, rules, _has_mapped_addresses(raw, rules)))
+    del raw
+    checks = [
+        # Rejects (DuckDB's path gives them their line numbers), or values it may read otherwise.
+        pl.col("ts").is_null().any(),
+        (pl.col("ts") < rules.earliest).any(),
+        (pl.col("ts") > rules.latest).any(),
+        pl.col("_unreadable_number").any(),
+        (pl.col("rows_processed").abs() > rules.max_rows_processed).any(),
+        pl.col("event_type").is_null().any(),
+        pl.col("org_id").is_null().any(),
+        # A row without a request id dedupes on DuckDB's md5 of the row: its path computes that.
+        pl.col("request_id").is_null().any(),
+        # `files` names one org and type per file, DuckDB's mode(); with one of each, no tie.
+        pl.col("org_id").n_unique() > 1,
+        pl.col("event_type").n_unique() > 1,
+        pl.col("attributes").str.contains(_ESCAPE, literal=True).any(),
+    ]
+    if any(frame.select(check.alias(f"check_{n}") for n, check in enumerate(checks)).row(0)):
+        return None
+    return frame.drop("_unreadable_number")
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What the byte check needs of a file: its size, its header line's length and quotes, its
+    quotes in all, and whether its last line ends."""
+
+    size: int
+    header_bytes: int
+    header_quotes: int
+    quotes: int
+    ends_with_newline: bool
+
+
+def _layout(path: Path) -> _Layout:
+    """The file's _Layout, counted through a memory map (no copy of the file; Polars maps it too)."""
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        header_end = data.find(b"\n") + 1
+        return _Layout(
+            size=len(data),
+            header_bytes=header_end,
+            header_quotes=data[:header_end].count(b'"'),
+            quotes=_count_quotes(data),
+            ends_with_newline=data[-1:] == b"\n",
+        )
+
+
+_COUNT_BLOCK = 1 << 20
+
+
+def _count_quotes(data: mmap.mmap) -> int:
+    """The double quotes in DATA. numpy counts a byte about twice as fast as bytes.count; block by
+    block, so its comparison array stays small enough for malloc to reuse (one the size of the
+    file would be fresh pages, faulted in and zeroed, for every file)."""
+    view = np.frombuffer(data, dtype=np.uint8)
+    try:
+        return sum(
+            int(np.count_nonzero(view[start : start + _COUNT_BLOCK] == ord('"')))
+            for start in range(0, len(view), _COUNT_BLOCK)
+        )
+    finally:
+        del view  # the map cannot close while an array still points into it
+
+
+def _byte_exact(raw: pl.DataFrame, layout: _Layout) -> bool:
+    """Whether the values Polars read, written back in the Salesforce dialect (every value
+    quoted, quotes doubled, LF line ends), make up exactly the file of this LAYOUT: then no row
+    was padded, trimmed or re-split. A null (a missing or unquoted empty field, a blank line)
+    fails at once.
+
+    Polars refuses a quote inside an unquoted field, so a value holding quotes was quoted with
+    its quotes doubled: the quotes inside values are what the file has beyond two per value, and
+    the sizes agree only if every field was quoted (an unquoted one is two bytes short)."""
+    if any(raw.null_count().row(0)):
+        return False
+    values = raw.height * raw.width
+    inner_quotes, odd = divmod(layout.quotes - layout.header_quotes - 2 * values, 2)
+    row_bytes = pl.sum_horizontal(pl.col(c).str.len_bytes() for c in raw.columns)
+    total, longest = raw.select(row_bytes.sum().alias("total"), row_bytes.max().alias("longest")).row(0)
+    expected = (
+        layout.header_bytes + total + inner_quotes + 3 * values - (0 if layout.ends_with_newline else 1)
+    )
+    return not odd and inner_quotes >= 0 and expected == layout.size and longest < MAX_FAST_ROW_BYTES
+
+
+def _has_mapped_addresses(raw: pl.DataFrame, rules: Rules) -> dict[str, bool]:
+    """Per address column, whether any value has a ':' (only those may be IPv4-mapped IPv6, and
+    the three regular expressions of the mapping are not worth running on a column without)."""
+    columns = {
+        name: next((c for c in rules.common_sources[name] if c in raw.columns), None)
+        for name in ("client_ip", "source_ip")
+    }
+    present = {name: c for name, c in columns.items() if c is not None}
+    if not present:
+        return {}
+    found = raw.select(pl.col(c).str.contains(":", literal=True).any().alias(n) for n, c in present.items())
+    return {name: bool(found[name][0]) for name in present}
+
+
+def _plain_address(value: pl.Expr, rules: Rules) -> pl.Expr:
+    """ingest._address_sql in Polars: IPv4-mapped IPv6 as plain IPv4, anything else as given."""
+    dotted = value.str.extract(rules.mapped_dotted, 1)
+    high = value.str.extract(rules.mapped_hex, 1).str.to_integer(base=16, strict=False)
+    low = value.str.extract(rules.mapped_hex, 2).str.to_integer(base=16, strict=False)
+    hexed = pl.concat_str([high // 256, high % 256, low // 256, low % 256], separator=".")
+    return (
+        pl.when(~value.str.contains(":", literal=True))
+        .then(value)
+        .when(dotted.is_not_null())
+        .then(dotted)
+        .when(hexed.is_not_null())
+        .then(hexed)
+        .otherwise(value)
+    )
+
+
+def _timestamp(
+    value: pl.Expr, date_format: str, date_length: int, offsets: tuple[int, int, int, int]
+) -> pl.Expr:
+    """A timestamp of a shape _DERIVED_UTC or _PLAIN has checked: its date parsed (once per
+    distinct day, through Polars' cache; an impossible date is null), plus the time of day from
+    the digits at OFFSETS (hour, minute, second, millisecond; no milliseconds counts as 0).
+    Parsing every distinct value instead costs some 250 ns a row. Rows of another shape get
+    some value or null here; the caller keeps only the checked ones."""
+    hour, minute, second, milli = (
+        value.str.slice(o, 3 if o == offsets[3] else 2).cast(pl.Int64, strict=False) for o in offsets
+    )
+    micros = hour * 3_600_000_000 + minute * 60_000_000 + second * 1_000_000 + milli.fill_null(0) * 1000
+    day = value.str.head(date_length).str.to_date(date_format, strict=False, cache=True)
+    return day.cast(pl.Datetime("us")) + pl.duration(microseconds=micros)
+
+
+def _normalise(
+    header: list[str], default_org: str | None, rules: Rules, mapped: dict[str, bool]
+) -> list[pl.Expr]:
+    """The partition files' columns (without file_id), as the normalising SELECT computes them,
+    and `_unreadable_number`: a row with a number Polars cannot read."""
+    present = set(header)
+    used = {"EVENT_TYPE", "ORGANIZATION_ID", "TIMESTAMP", "TIMESTAMP_DERIVED"}
+    columns: dict[str, pl.Expr] = {}
+    unreadable: list[pl.Expr] = []
+    for name, sources in rules.common_sources.items():
+        source = next((c for c in sources if c in present), None)
+        if source is None:
+            columns[name] = pl.lit(None, dtype=pl.String)
+            continue
+        used.add(source)
+        value = pl.col(source)
+        if name in rules.number_columns:
+            number = value.cast(
+                pl.Int32 if rules.number_columns[name] == "INTEGER" else pl.Int64, strict=False
+            )
+            # A value Polars cannot read as an integer (1.5, 1e3, past the type) DuckDB may read,
+            # round or reject: its path decides.
+            unreadable.append(value.is_not_null() & number.is_null())
+            value = number
+        elif mapped.get(name):
+            value = _plain_address(value, rules)
+        columns[name] = value
+    if not any(c in present for c in rules.common_sources["api_family"]):
+        columns["api_family"] = pl.col("EVENT_TYPE").replace_strict(
+            rules.family_by_event_type, default=None, return_dtype=pl.String
+        )
+    columns["status_code"] = columns["status_code"].cast(pl.Int32)
+    columns["rows_processed"] = columns["rows_processed"].cast(pl.Int64)
+
+    # TIMESTAMP_DERIVED where the file has it, else TIMESTAMP. A row where it is empty, or of
+    # another shape (an offset), has a null here, and the file takes DuckDB's path (which falls
+    # back to TIMESTAMP, or applies the offset).
+    if "TIMESTAMP_DERIVED" in present:
+        derived = pl.col("TIMESTAMP_DERIVED")
+        ts = pl.when(derived.str.contains(_DERIVED_UTC)).then(
+            _timestamp(derived, "%Y-%m-%d", 10, (11, 14, 17, 20))
+        )
+    else:
+        plain = pl.col("TIMESTAMP")
+        ts = pl.when(plain.str.contains(_PLAIN)).then(_timestamp(plain, "%Y%m%d", 8, (8, 10, 12, 15)))
+
+    org = pl.col("ORGANIZATION_ID") if "ORGANIZATION_ID" in present else pl.lit(None, pl.String)
+    if default_org:
+        org = pl.coalesce(org, pl.lit(default_org))
+
+    errors = [(columns["status_code"] >= 400).fill_null(False)]
+    if "LOGIN_STATUS" in present:
+        errors.append((pl.col("LOGIN_STATUS") != "LOGIN_NO_ERROR").fill_null(False))
+    if "REQUEST_STATUS" in present:
+        errors.append(pl.col("REQUEST_STATUS").is_in(["F", "U", "A", "N"]).fill_null(False))
+    if "SUCCESS" in present:
+        errors.append(pl.col("SUCCESS").str.to_lowercase().is_in(["0", "false"]).fill_null(False))
+    if "JOB_STATUS" in present:
+        errors.append((pl.col("JOB_STATUS") == "Failed").fill_null(False))
+
+    attribute_columns = [h for h in header if h not in used]
+    columns |= {
+        "org_id": org,
+        "event_type": pl.col("EVENT_TYPE"),
+        "ts": ts,
+        "is_error": pl.any_horizontal(errors),
+        "content_key": pl.lit(None, dtype=pl.String),
+        "attributes": pl.struct(attribute_columns).struct.json_encode()
+        if attribute_columns
+        else pl.lit(None, dtype=pl.String),
+    }
+    return [
+        *(columns[name].alias(name) for name in partitions.COLUMNS if name != "file_id"),
+        pl.any_horizontal([pl.lit(False), *unreadable]).alias("_unreadable_number"),
+    ]
