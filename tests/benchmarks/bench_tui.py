@@ -250,7 +250,7 @@ async def measure(db: Path, pages: int, screenshot: Path | None) -> dict[str, fl
     figures: dict[str, float | int | str] = {}
     async with app.run_test(size=(160, 48)) as pilot:
         figures["first paint"] = time.perf_counter() - started
-        anomalies = app.query_one("#anomalies", WorkbenchTable)
+        anomalies = app.query_one("#anomalies", PageTable)
         await until(lambda: anomalies.row_count > 0)
         figures["first incident list"] = time.perf_counter() - started
         await settled(app)
@@ -284,7 +284,7 @@ async def measure(db: Path, pages: int, screenshot: Path | None) -> dict[str, fl
         # IPs: enter on the busiest address (the largest scope: a good part of the store).
         await pilot.press("4")
         await settled(app)
-        ips = app.query_one("#ips", WorkbenchTable)
+        ips = app.query_one("#ips", PageTable)
         await until(lambda: ips.row_count > 0)
         counts = [int(str(ips.get_row_at(r)[7]).replace(",", "") or 0) for r in range(ips.row_count)]
         busiest = counts.index(max(counts))
