@@ -187,7 +187,10 @@ class WorkbenchApp(App[None]):
         pane = self.pane(name)
         if pane.FOCUS:
             self.query_one(pane.FOCUS).focus()  # the pane's keys work straight away
-        pane.ensure_loaded()
+        # The first visit's worker starts once the pane is drawn: started before, its Python work
+        # (turning rows into objects, building a report) took the GIL from the screen update
+        # that shows the pane, and that update took up to twice as long (bench_tui.py).
+        self.call_after_refresh(pane.ensure_loaded)
 
     # --- messages from the panes: the only place the shared state changes ----------------------
 
