@@ -23,7 +23,7 @@ from textual import events, on
 from textual.app import App, ComposeResult
 from textual.notifications import SeverityLevel
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane
+from textual.widgets import Header, Input, Static, TabbedContent, TabPane
 
 from workbench.config import Settings
 from workbench.console import lock_down
@@ -41,6 +41,7 @@ from workbench.tui.panes.anomalies import AnomaliesPane
 from workbench.tui.screens.modals import HelpScreen, PromptScreen
 from workbench.tui.screens.raw_events import RawEventsScreen
 from workbench.tui.state import PaneContext, WorkbenchState
+from workbench.tui.widgets.footer import KeysFooter
 from workbench.tui.widgets.table import TableActions
 
 P = TypeVar("P", bound=Pane)
@@ -104,7 +105,7 @@ class WorkbenchApp(App[None]):
                 with TabPane(f"{pane.KEY} {pane.TITLE}", id=f"tab-{pane.NAME}"):
                     yield pane(self.context)
         yield Static("", id="work-status", markup=False)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         # Full garbage collections over the result sets the panes hold stalled the event loop by
