@@ -53,7 +53,6 @@ from workbench.store.queries import load_query
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.raw_events import RawEventsScreen
 from workbench.tui.widgets.page_table import PageTable
-from workbench.tui.widgets.table import WorkbenchTable
 
 ROOT = Path(__file__).resolve().parents[2]
 STALL_TARGET_MS = 100
@@ -271,7 +270,7 @@ async def measure(db: Path, pages: int, screenshot: Path | None) -> dict[str, fl
         # Timeline: enter on the focused hour of the busiest entity.
         await pilot.press("3")
         await settled(app)
-        hours = app.query_one("#timeline-hours", WorkbenchTable)
+        hours = app.query_one("#timeline-hours", PageTable)
         await until(lambda: hours.row_count > 0)
         hours.focus()
         meter.start()
