@@ -53,7 +53,6 @@ from workbench.store.queries import load_query
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.raw_events import RawEventsScreen
 from workbench.tui.widgets.page_table import PageTable
-from workbench.tui.widgets.table import WorkbenchTable
 
 ROOT = Path(__file__).resolve().parents[2]
 STALL_TARGET_MS = 100
@@ -250,7 +249,7 @@ async def measure(db: Path, pages: int, screenshot: Path | None) -> dict[str, fl
     figures: dict[str, float | int | str] = {}
     async with app.run_test(size=(160, 48)) as pilot:
         figures["first paint"] = time.perf_counter() - started
-        anomalies = app.query_one("#anomalies", WorkbenchTable)
+        anomalies = app.query_one("#anomalies", PageTable)
         await until(lambda: anomalies.row_count > 0)
         figures["first incident list"] = time.perf_counter() - started
         await settled(app)
@@ -260,18 +259,21 @@ async def measure(db: Path, pages: int, screenshot: Path | None) -> dict[str, fl
         figures["anomaly rows"] = anomalies.row_count
         meter = StallMeter(app)
 
-        meter.start()
+        switches = []  # each key's longest stall: which pane (and visit) the longest one is
         for key in "23456712345671":
+            meter.start()
             await pilot.press(key)
             await asyncio.sleep(0.05)
             await settled(app)
             await pilot.pause()
-        figures["stall switching panes"] = meter.stop()
+            switches.append(f"{key}:{meter.stop() * 1000:.0f}")
+        figures["stall switching panes"] = max(float(s.split(":")[1]) for s in switches) / 1000
+        figures["stalls by key"] = " ".join(switches)
 
         # Timeline: enter on the focused hour of the busiest entity.
         await pilot.press("3")
         await settled(app)
-        hours = app.query_one("#timeline-hours", WorkbenchTable)
+        hours = app.query_one("#timeline-hours", PageTable)
         await until(lambda: hours.row_count > 0)
         hours.focus()
         meter.start()
@@ -284,7 +286,7 @@ async def measure(db: Path, pages: int, screenshot: Path | None) -> dict[str, fl
         # IPs: enter on the busiest address (the largest scope: a good part of the store).
         await pilot.press("4")
         await settled(app)
-        ips = app.query_one("#ips", WorkbenchTable)
+        ips = app.query_one("#ips", PageTable)
         await until(lambda: ips.row_count > 0)
         counts = [int(str(ips.get_row_at(r)[7]).replace(",", "") or 0) for r in range(ips.row_count)]
         busiest = counts.index(max(counts))
@@ -361,7 +363,8 @@ def report(f: dict[str, float | int | str], source: Path) -> None:
     print(
         f"busiest address: {f['busiest address events']:,} events; paged to {f['deepest page']} and back to"
     )
-    print(f"{f['back on']}\n")
+    print(f"{f['back on']}")
+    print(f"longest stall (ms) after each pane key, 1-7 twice: {f['stalls by key']}\n")
     rows = [
         ("first paint", f"{f['first paint']:.2f} s", "", ""),
         (

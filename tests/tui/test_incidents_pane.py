@@ -17,7 +17,7 @@ runner = CliRunner()
 
 
 def row_keys(table) -> list[str]:  # type: ignore[no-untyped-def]
-    return [table.coordinate_to_cell_key((r, 0)).row_key.value for r in range(table.row_count)]
+    return [table.row_key(r) for r in range(table.row_count)]
 
 
 async def test_the_gainsight_incident_is_one_row_that_expands_to_its_members(db: Path) -> None:

@@ -23,7 +23,7 @@ from textual import events, on
 from textual.app import App, ComposeResult
 from textual.notifications import SeverityLevel
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane
+from textual.widgets import Header, Input, Static, TabbedContent, TabPane
 
 from workbench.config import Settings
 from workbench.console import lock_down
@@ -41,6 +41,7 @@ from workbench.tui.panes.anomalies import AnomaliesPane
 from workbench.tui.screens.modals import HelpScreen, PromptScreen
 from workbench.tui.screens.raw_events import RawEventsScreen
 from workbench.tui.state import PaneContext, WorkbenchState
+from workbench.tui.widgets.footer import KeysFooter
 from workbench.tui.widgets.table import TableActions
 
 P = TypeVar("P", bound=Pane)
@@ -104,13 +105,15 @@ class WorkbenchApp(App[None]):
                 with TabPane(f"{pane.KEY} {pane.TITLE}", id=f"tab-{pane.NAME}"):
                     yield pane(self.context)
         yield Static("", id="work-status", markup=False)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         # Full garbage collections over the result sets the panes hold stalled the event loop by
-        # 50-100 ms (measured by bench_tui.py). Collect less often, and move what survived into the
-        # permanent generation every few seconds so collections only walk new objects.
-        gc.set_threshold(50_000, 20, 100)
+        # 50-100 ms (measured by bench_tui.py): move what survived into the permanent generation
+        # every few seconds, so collections only walk new objects, and make full ones rare. Young
+        # collections stay small: one over 50,000 new objects took 10-30 ms (landing inside a
+        # screen update while switching panes); over 2,000, a few ms at most.
+        gc.set_threshold(2_000, 10, 100)
         self.set_interval(3.0, lambda: gc.freeze())
         saved.save({"db": str(self.db_path.resolve())})
         unknown = sorted(set(self.keymap) - binding_ids())
@@ -185,7 +188,10 @@ class WorkbenchApp(App[None]):
         pane = self.pane(name)
         if pane.FOCUS:
             self.query_one(pane.FOCUS).focus()  # the pane's keys work straight away
-        pane.ensure_loaded()
+        # The first visit's worker starts once the pane is drawn: started before, its Python work
+        # (turning rows into objects, building a report) took the GIL from the screen update
+        # that shows the pane, and that update took up to twice as long (bench_tui.py).
+        self.call_after_refresh(pane.ensure_loaded)
 
     # --- messages from the panes: the only place the shared state changes ----------------------
 

@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.suggester import SuggestFromList
-from textual.widgets import DataTable, Input, Sparkline, Static
+from textual.widgets import Input, Sparkline, Static
 
 from workbench import views
 from workbench.detect.registry import detector_names
@@ -23,7 +23,8 @@ from workbench.store.findings import add_suppression, set_triage
 from workbench.tui.messages import FocusMoved, TriageChanged
 from workbench.tui.panes.base import Pane
 from workbench.tui.state import PaneContext, WorkbenchState
-from workbench.tui.widgets.table import SEVERITY_STYLE, WorkbenchTable, literal
+from workbench.tui.widgets.page_table import PageTable, Styled, lay_out
+from workbench.tui.widgets.table import SEVERITY_STYLE
 
 COLUMNS = ("severity", "score", "detector", "entity", "window (UTC)", "status", "findings", "story")
 INCIDENT_KEY = "incident:"
@@ -73,9 +74,9 @@ class AnomaliesPane(Pane):
         )
         yield Static("", id="anomaly-count")
         with Horizontal(id="anomaly-body"):
-            table = WorkbenchTable(id="anomalies")
-            table.add_columns(*COLUMNS)
-            yield table
+            # A line-API table: a DataTable drew its visible cells again each time the pane was
+            # shown (25-40 ms in one event-loop step with 1,400 rows); this one crops lines.
+            yield PageTable(COLUMNS, id="anomalies")
             with VerticalScroll(id="anomaly-side"):
                 yield Static("Select a finding.", id="anomaly-detail")
         yield Sparkline([], id="anomaly-sparkline")
@@ -103,7 +104,7 @@ class AnomaliesPane(Pane):
         filter, flat when there is one; the cursor on the row it was on (or, FIRST, on the first
         finding)."""
         self.rows = rows
-        table = self.query_one("#anomalies", WorkbenchTable)
+        table = self.query_one("#anomalies", PageTable)
         was = self._cursor_key()
         keep = table.cursor_row
         if self.query_one("#anomaly-filter", Input).value.strip():
@@ -111,17 +112,16 @@ class AnomaliesPane(Pane):
         else:
             expanded = {i.id for i in self.incidents} - self.collapsed
             self.shown = list(views.incident_rows(self.incidents, expanded))
-        table.clear()
-        keys = []
+        keys, cells = [], []
         for incident, finding in self.shown:
             key = _key(incident, finding)
             keys.append(key)
             marked = key in self.marked
             if finding is not None:
-                table.add_row(*_cells(finding, indent=incident is not None, marked=marked), key=key)
+                cells.append(_cells(finding, indent=incident is not None, marked=marked))
             elif incident is not None:
-                is_open = incident.id not in self.collapsed
-                table.add_row(*_incident_cells(incident, is_open, marked), key=key)
+                cells.append(_incident_cells(incident, incident.id not in self.collapsed, marked))
+        table.set_page(lay_out(COLUMNS, cells, keys=keys))
         grouped = (
             "" if not self.shown or self.shown[0][0] is None else f" in {len(self.incidents)} incident(s)"
         )
@@ -150,7 +150,7 @@ class AnomaliesPane(Pane):
         moment = views.filter_moment(event.value)
         if moment is not None:  # date:/since: moves the focus time there too
             self.post_message(FocusMoved(None, moment))
-        self.query_one("#anomalies", WorkbenchTable).focus()
+        self.query_one("#anomalies", PageTable).focus()
 
     def action_copy_id(self) -> None:
         finding = self.selected()
@@ -161,12 +161,12 @@ class AnomaliesPane(Pane):
     def export(self) -> tuple[str, str] | None:
         return ("findings.csv", to_csv(self.rows, with_triage=True)) if self.rows else None
 
-    @on(DataTable.RowHighlighted, "#anomalies")
-    def highlighted(self, event: DataTable.RowHighlighted) -> None:
+    @on(PageTable.RowHighlighted, "#anomalies")
+    def highlighted(self, event: PageTable.RowHighlighted) -> None:
         self.describe_row(event.cursor_row)
 
-    @on(DataTable.RowSelected, "#anomalies")
-    def open_timeline(self, event: DataTable.RowSelected) -> None:
+    @on(PageTable.RowSelected, "#anomalies")
+    def open_timeline(self, event: PageTable.RowSelected) -> None:
         """Enter: a finding opens its timeline; an incident expands or collapses."""
         finding = self.selected()
         if finding:
@@ -178,11 +178,8 @@ class AnomaliesPane(Pane):
         return next(((i, f) for i, f in self.shown if _key(i, f) == key), (None, None))
 
     def _cursor_key(self) -> str | None:
-        table = self.query_one("#anomalies", WorkbenchTable)
-        if not self.shown or not table.row_count or table.cursor_row >= table.row_count:
-            return None
-        value = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return str(value) if value is not None else None
+        table = self.query_one("#anomalies", PageTable)
+        return table.row_key(table.cursor_row) if self.shown else None
 
     def selected(self) -> dict[str, Any] | None:
         """The finding under the cursor (None on an incident's row)."""
@@ -208,7 +205,7 @@ class AnomaliesPane(Pane):
         if incident is None:
             return
         self.collapsed ^= {incident.id}
-        table = self.query_one("#anomalies", WorkbenchTable)
+        table = self.query_one("#anomalies", PageTable)
         if self._cursor_key() != INCIDENT_KEY + incident.id:  # collapsing from a member: onto its incident
             table.move_cursor(row=table.get_row_index(INCIDENT_KEY + incident.id))
         self.show_rows(self.rows)
@@ -219,7 +216,7 @@ class AnomaliesPane(Pane):
         if key is None:
             return
         self.marked ^= {key}
-        table = self.query_one("#anomalies", WorkbenchTable)
+        table = self.query_one("#anomalies", PageTable)
         row = table.cursor_row
         self.show_rows(self.rows)
         table.move_cursor(row=min(row + 1, table.row_count - 1))
@@ -390,29 +387,29 @@ def _key(incident: Incident | None, finding: dict[str, Any] | None) -> str:
     return INCIDENT_KEY + (incident.id if incident else "")
 
 
-def _cells(f: dict[str, Any], indent: bool = False, marked: bool = False) -> list[Text]:
-    """One finding's row (INDENT: under its incident)."""
+def _cells(f: dict[str, Any], indent: bool = False, marked: bool = False) -> list[Any]:
+    """One finding's row (INDENT: under its incident), for `lay_out` (which makes it inert)."""
     return [
-        literal((MARK if marked else "") + f["severity"], SEVERITY_STYLE.get(f["severity"], "")),
-        literal(str(f["score"])),
-        literal(("  " if indent else "") + f["detector"]),
-        literal(f["entity_label"]),
-        literal(f["window_start"]),
-        literal(f["status"]),
-        literal(""),
-        literal(""),
+        Styled((MARK if marked else "") + f["severity"], SEVERITY_STYLE.get(f["severity"], "")),
+        str(f["score"]),
+        ("  " if indent else "") + f["detector"],
+        f["entity_label"],
+        f["window_start"],
+        f["status"],
+        "",
+        "",
     ]
 
 
-def _incident_cells(incident: Incident, expanded: bool, marked: bool = False) -> list[Text]:
+def _incident_cells(incident: Incident, expanded: bool, marked: bool = False) -> list[Any]:
     """One incident's row: its members' count, and its story."""
     return [
-        literal((MARK if marked else "") + incident.severity, SEVERITY_STYLE.get(incident.severity, "")),
-        literal(str(incident.score)),
-        literal(("\u25be " if expanded else "\u25b8 ") + "incident"),
-        literal(incident.entity_label),
-        literal(incident.window_start),
-        literal(incident.status),
-        literal(str(len(incident.members))),
-        literal(incident.story),
+        Styled((MARK if marked else "") + incident.severity, SEVERITY_STYLE.get(incident.severity, "")),
+        str(incident.score),
+        ("\u25be " if expanded else "\u25b8 ") + "incident",
+        incident.entity_label,
+        incident.window_start,
+        incident.status,
+        str(len(incident.members)),
+        incident.story,
     ]

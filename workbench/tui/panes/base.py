@@ -14,7 +14,7 @@ from textual.containers import Vertical
 
 from workbench.render import csv_text
 from workbench.tui.state import PaneContext, WorkbenchState
-from workbench.tui.widgets.table import WorkbenchTable
+from workbench.tui.widgets.table import TableActions, WorkbenchTable
 from workbench.tui.work import Loader, RunningQueries
 
 
@@ -78,11 +78,12 @@ class Pane(Loader, Vertical):
     def export(self) -> tuple[str, str] | None:
         """What ctrl+e writes: (default file name, text), or None when there is nothing yet. By
         default the pane's main table (its FOCUS) as CSV."""
-        tables = self.query(self.FOCUS or WorkbenchTable).results(WorkbenchTable)
+        # Either kind of table (a DataTable or a PageTable): both offer the TableActions surface.
+        tables = self.query(self.FOCUS or WorkbenchTable).results(TableActions)
         table = next(iter(tables), None)
         if table is None or not table.row_count:
             return None
-        headers = [str(getattr(c.label, "plain", c.label)) for c in table.columns.values()]
+        headers = table.column_labels
         rows = [
             [getattr(cell, "plain", cell) for cell in table.get_row_at(r)] for r in range(table.row_count)
         ]

@@ -8,14 +8,19 @@ from typing import Any
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from workbench import views
 from workbench.render import inert
 from workbench.store.status import StoreStatus
 from workbench.tui.messages import FocusMoved
 from workbench.tui.panes.base import Pane
-from workbench.tui.widgets.table import SEVERITY_STYLE, WorkbenchTable, literal
+from workbench.tui.widgets.page_table import PageLayout, PageTable, Styled, lay_out
+from workbench.tui.widgets.table import SEVERITY_STYLE, literal
+
+SEVERITIES = ("critical", "high", "medium", "low")
+FAMILY_COLUMNS = ("family", *SEVERITIES)
+TOP_COLUMNS = ("integration (by risk)", "risk", "privilege", "calls", "objects", "first seen", "last seen")
 
 
 class OverviewPane(Pane):
@@ -33,57 +38,66 @@ class OverviewPane(Pane):
     def compose(self) -> ComposeResult:
         yield Static("loading...", id="overview-totals")
         yield Static("", id="overview-coverage")
-        findings = WorkbenchTable(id="overview-findings")
-        findings.add_columns("family", "critical", "high", "medium", "low")
-        yield findings
-        top = WorkbenchTable(id="overview-top")
-        top.add_columns(
-            "integration (by risk)", "risk", "privilege", "calls", "objects", "first seen", "last seen"
-        )
-        yield top
+        # Line-API tables, laid out in the worker: a DataTable drew its visible cells again each
+        # time the pane was shown or left (5-12 ms of one event-loop step).
+        yield PageTable(FAMILY_COLUMNS, id="overview-findings")
+        yield PageTable(TOP_COLUMNS, id="overview-top")
 
     @work(thread=True, exclusive=True, group="overview")
     def load(self) -> None:
-        self.fetch(lambda cursor: views.overview(cursor, self.context.settings), self.show)
+        def read(cursor: Any) -> tuple[views.Overview, PageLayout, PageLayout]:
+            data = views.overview(cursor, self.context.settings)
+            return data, _families(data), _top(data)
 
-    def show(self, data: views.Overview) -> None:
+        self.fetch(read, lambda found: self.show(*found))
+
+    def show(self, data: views.Overview, families: PageLayout, top_rows: PageLayout) -> None:
         status = data.status
         self.query_one("#overview-totals", Static).update(literal(_totals(status)))
         self.query_one("#overview-coverage", Static).update(_calendar(status))
-        findings = self.query_one("#overview-findings", WorkbenchTable)
-        findings.clear()
-        for family in sorted({r["category"] for r in data.findings_by}):
-            counts = {r["severity"]: r["findings"] for r in data.findings_by if r["category"] == family}
-            severities = ("critical", "high", "medium", "low")
-            findings.add_row(
-                literal(family), *(literal(str(counts.get(s, "")), SEVERITY_STYLE[s]) for s in severities)
-            )
+        findings = self.query_one("#overview-findings", PageTable)
+        findings.set_page(families)
         findings.border_title = (
             "Findings by family and severity" if data.findings_by else "No findings yet: run `workbench scan`"
         )
-        top = self.query_one("#overview-top", WorkbenchTable)
+        top = self.query_one("#overview-top", PageTable)
         top.border_title = "Integrations by risk (highest finding score), then privilege"
-        top.clear()
-        for app in data.top_by_risk:
-            top.add_row(
-                literal(app["name"]),
-                literal(str(app["risk"])),
-                literal(str(app["privilege"])),
-                literal(app["calls"]),
-                literal(str(len(app["objects"] or []))),
-                literal(f"{app['first_seen']:%Y-%m-%d}"),
-                literal(f"{app['last_seen']:%Y-%m-%d}"),
-                key=app["connected_app_id"],
-            )
+        top.set_page(top_rows)
         self.last_seen = {app["connected_app_id"]: app["last_seen"] for app in data.top_by_risk}
 
-    @on(DataTable.RowSelected, "#overview-top")
-    def open_integration(self, event: DataTable.RowSelected) -> None:
+    @on(PageTable.RowSelected, "#overview-top")
+    def open_integration(self, event: PageTable.RowSelected) -> None:
         """Enter on an integration: its Timeline, at its last activity (one level down)."""
-        app_id = event.row_key.value
+        app_id = event.row_key
         if app_id:
             moment = self.last_seen.get(app_id) or self.state.focus_time
             self.post_message(FocusMoved(app_id, moment, open_timeline=True))
+
+
+def _families(data: views.Overview) -> PageLayout:
+    """Findings counted by family and severity, each count in its severity's colour."""
+    rows = []
+    for family in sorted({r["category"] for r in data.findings_by}):
+        counts = {r["severity"]: r["findings"] for r in data.findings_by if r["category"] == family}
+        rows.append([family, *(Styled(str(counts.get(s, "")), SEVERITY_STYLE[s]) for s in SEVERITIES)])
+    return lay_out(FAMILY_COLUMNS, rows)
+
+
+def _top(data: views.Overview) -> PageLayout:
+    """The integrations by risk, keyed by connected app id (enter opens its Timeline)."""
+    rows = [
+        [
+            app["name"],
+            str(app["risk"]),
+            str(app["privilege"]),
+            app["calls"],
+            str(len(app["objects"] or [])),
+            f"{app['first_seen']:%Y-%m-%d}",
+            f"{app['last_seen']:%Y-%m-%d}",
+        ]
+        for app in data.top_by_risk
+    ]
+    return lay_out(TOP_COLUMNS, rows, keys=[app["connected_app_id"] for app in data.top_by_risk])
 
 
 def _totals(status: StoreStatus) -> str:

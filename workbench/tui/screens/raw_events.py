@@ -12,11 +12,12 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from workbench import views
 from workbench.render import csv_text
 from workbench.tui.state import PaneContext
+from workbench.tui.widgets.footer import KeysFooter
 from workbench.tui.widgets.page_table import PageLayout, PageTable, lay_out
 from workbench.tui.work import Loader
 
@@ -57,7 +58,7 @@ class RawEventsScreen(Loader, Screen[None]):
         yield Static(Text(f"Raw events: {self.scope.describe()}"), id="raw-caption")
         yield PageTable(views.RAW_EVENT_COLUMNS, id="raw-events")
         yield Static("", id="raw-status", markup=False)
-        yield Footer()
+        yield KeysFooter()
 
     @property
     def rows(self) -> list[tuple[Any, ...]]:

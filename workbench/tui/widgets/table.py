@@ -82,7 +82,8 @@ else:
 class TableActions(_Mixin):
     """The actions of TABLE_BINDINGS (vim keys, a column cursor that `s` sorts by and `y`
     copies), over a small surface both tables offer: the built-in DataTable (`WorkbenchTable`)
-    and the paged raw-events table (`PageTable`). Listed before the widget class in the bases."""
+    and the line-API table of the panes and raw events (`PageTable`). Listed before the widget
+    class in the bases."""
 
     BINDINGS: ClassVar[list[BindingType]] = TABLE_BINDINGS
 
@@ -164,7 +165,9 @@ class TableActions(_Mixin):
 
 
 class WorkbenchTable(TableActions, DataTable[Text]):
-    """A DataTable with the shared table keys (vim keys, a column cursor, sort and copy)."""
+    """A DataTable with the shared table keys (vim keys, a column cursor, sort and copy): the
+    Queries pane's results, whose columns change with each query (the other tables are
+    `PageTable`s, which draw faster)."""
 
     BINDINGS: ClassVar[list[BindingType]] = TABLE_BINDINGS
 
