@@ -50,7 +50,7 @@ def main() -> None:
         subprocess.run([*command, *types], check=True, stdout=subprocess.DEVNULL)
         print(f"  generated in {time.perf_counter() - started:.1f} s", flush=True)
     if not db.exists():
-        ingest_s, _ = run([*exe, "ingest", str(logs), "--db", str(db)])
+        ingest_s, _, _ = run([*exe, "ingest", str(logs), "--db", str(db)])
         print(f"ingested in {ingest_s:.1f} s", flush=True)
     import duckdb
 
@@ -61,25 +61,28 @@ def main() -> None:
     # As on a user's machine, Python keeps compiled bytecode between runs (some sandboxes switch
     # that off, which would charge both sides a second of compiling on every run).
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    peer_s = peer_peak = None
+    peer = None
     if args.peer.exists():
-        peer = ["uv", "run", "--with", "pandas", "--with", "pyarrow", "python", str(args.peer)]
-        peer_run = [*peer, str(logs), "--quiet", "--engine", "pyarrow"]
+        command = ["uv", "run", "--with", "pandas", "--with", "pyarrow", "python", str(args.peer)]
+        peer_run = [*command, str(logs), "--quiet", "--engine", "pyarrow"]
         run(peer_run)  # warm-up: the page cache and compiled bytecode, as for the scan below
-        peer_s, peer_peak = run(peer_run)
+        peer = run(peer_run)
     scan = [*exe, "scan", "--all", "--db", str(db), "--format", "json"]
     run(scan)  # warm-up: the page cache, bytecode, and the store's findings exist from here on
-    scan_s, scan_peak = run(scan)
+    scanned = run(scan)
 
-    print("| run | what | wall time | peak memory |")
-    print("|---|---|---|---|")
-    if peer_s is not None and peer_peak is not None:
-        print(f"| pandas peer | CSV -> findings, 5 detectors | {peer_s:.1f} s | {peer_peak / 1e6:,.0f} MB |")
-    print(
-        f"| workbench scan --all | store -> findings, 23 detectors | {scan_s:.1f} s | {scan_peak / 1e6:,.0f} MB |"
-    )
-    if peer_s:
-        print(f"\nratio scan / peer: {scan_s / peer_s:.2f}x (target <= 0.2x, goal 0.1x; peak <= 1.5 GB)")
+    print("| run | what | wall time | CPU time | peak memory |")
+    print("|---|---|---|---|---|")
+    rows = [("pandas peer", "CSV -> findings, 5 detectors", peer)] if peer else []
+    rows.append(("workbench scan --all", "store -> findings, 23 detectors", scanned))
+    for name, what, (wall, peak, cpu) in rows:
+        print(f"| {name} | {what} | {wall:.2f} s | {cpu:.2f} s | {peak / 1e6:,.0f} MB |")
+    if peer:
+        # On a shared machine the CPU ratio moves less than the wall one; the target is on wall time.
+        print(
+            f"\nratio scan / peer: {scanned[0] / peer[0]:.2f}x wall, {scanned[2] / peer[2]:.2f}x CPU "
+            "(target <= 0.2x, goal 0.1x; peak <= 1.5 GB)"
+        )
     else:
         print(f"\n(no peer at {args.peer}: ratio not measured)")
 
