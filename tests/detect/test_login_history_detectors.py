@@ -92,6 +92,9 @@ def test_login_history_probing_then_access_is_found_on_the_app(tmp_path: Path) -
     new_ip = found["new_ip"]
     assert new_ip["entity_id"] == APP_ID and new_ip["evidence"]["ips"] == [PROBE_IP]
     assert new_ip["evidence"]["known_ips"] == [USUAL_IP]
+    assert "(9 calls and logins, 9 of them LoginHistory logins, " in new_ip["explanation"], new_ip[
+        "explanation"
+    ]
 
 
 def test_ordinary_logins_are_quiet(tmp_path: Path) -> None:

@@ -97,6 +97,8 @@ def _new_values_per_day(
         .group_by(*ENTITY, value)
         .agg(
             calls=pl.col("calls").sum(),
+            # LoginHistory logins counted among them (see DetectorContext.entity_presence).
+            logins=pl.col("calls").filter(pl.col("login")).sum() if "login" in frame.columns else pl.lit(0),
             objects=pl.col("entity_name").drop_nulls().unique().sort(),
             users=pl.col("user_name").drop_nulls().unique().sort(),
             ips=pl.col("ip").drop_nulls().unique().sort(),
@@ -114,6 +116,7 @@ def _new_values_per_day(
         .agg(
             values=pl.col(value).sort_by("calls", descending=True),
             new_calls=pl.col("calls").sum(),
+            new_logins=pl.col("logins").sum(),
             first_ts=pl.col("first_ts").min(),
             last_ts=pl.col("last_ts").max(),
             novelty_rate=pl.col("novelty_rate").first(),
@@ -142,6 +145,13 @@ def _new_values_per_day(
         .filter(pl.col("history_days") >= 1)
         .with_columns(thin=pl.col("history_days") < min_history_days)
     )
+
+
+def _activity(r: dict[str, Any]) -> str:
+    """'1,204 calls', or '9 calls and logins, 9 of them LoginHistory logins' where logins count."""
+    if not r.get("new_logins"):
+        return f"{fmt(r['new_calls'])} calls"
+    return f"{fmt(r['new_calls'])} calls and logins, {fmt(r['new_logins'])} of them LoginHistory logins"
 
 
 def _carry_cap(share: pl.Series) -> np.ndarray:
@@ -193,7 +203,7 @@ def new_ip(ctx: DetectorContext, p: NewValue) -> list[Finding]:
         egress = f" Outside the declared egress ranges of {r['declared']}." if r["outside_egress"] else ""
         return (
             f"called from {r['new_count']} new address(es) on {r['first_day']}: {listed(r['values'])} "
-            f"({fmt(r['new_calls'])} calls, {r['share']:.0%} of its day; objects: {listed(r['objects'], 6)}). In "
+            f"({_activity(r)}, {r['share']:.0%} of its day; objects: {listed(r['objects'], 6)}). In "
             f"{r['history_days']} days before it used {len(r['known'])} address(es) ({listed(r['known'], 4)}) and met "
             f"{r['novelty_rate']:.2f} new ones a day: {one_in(r['tail'])}.{step}{egress}"
         )
@@ -426,7 +436,7 @@ def _new_network_value(
         detector,
         FAMILY,
         lambda r: (
-            f"called from a new {what} on {r['first_day']}: {listed(named(r['values']))} ({fmt(r['new_calls'])} calls, "
+            f"called from a new {what} on {r['first_day']}: {listed(named(r['values']))} ({_activity(r)}, "
             f"{r['share']:.0%} of its day, from {listed(r['ips'])}); in {r['history_days']} days before it used "
             f"{len(r['known'])}: {listed(named(r['known']))} ({one_in(r['tail'])})."
         ),
