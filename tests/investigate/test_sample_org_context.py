@@ -100,3 +100,44 @@ def test_verify_containment_passes_for_the_reissued_app_and_fails_for_a_live_old
     live = verdict("Salesloft", 1)  # a failed containment exits 1
     assert live["verdict"] == "fail"
     assert live["checks"][0]["answer"] == "fail" and "0CQ5e000000Fx2M" in live["checks"][0]["evidence"][0]
+
+
+def test_containment_stays_in_the_org_of_the_app(demo: Path) -> None:
+    # Both sample orgs run Gainsight CS; only Acme's was attacked and reissued.
+    def app_ids(*scope: str) -> list[str]:
+        out = run(
+            "verify-containment",
+            *scope,
+            "--since",
+            REVOKED,
+            "--db",
+            str(demo),
+            "--format",
+            "json",
+            exit_code=1,
+        )
+        return json.loads(out)["app_ids"]
+
+    both = app_ids("--app", "Gainsight CS")
+    assert len(both) == 2  # a name alone: every org
+    findings = json.loads(run("findings", "--db", str(demo), "--format", "json"))
+    acme = next(f["entity_id"] for f in findings if f["detector"] == "dormant_token_used")
+    assert app_ids("--app", acme) == [acme]  # an id: its own org
+    assert app_ids("--app", "Gainsight CS", "--org", "00Dr0F3kxdTdhsx") == [acme]
+    result = runner.invoke(
+        app,
+        [
+            "verify-containment",
+            "--app",
+            "Gainsight CS",
+            "--org",
+            "00D000000000001",
+            "--since",
+            REVOKED,
+            "--db",
+            str(demo),
+        ],
+    )
+    assert (
+        result.exit_code == 2 and "no such connected app in the store in org 00D000000000001" in result.output
+    )

@@ -334,6 +334,10 @@ def verify_containment(
             "--ip", help="The incident's addresses or CIDRs (default: the app's addresses before --since)."
         ),
     ] = None,
+    org: Annotated[
+        str | None,
+        typer.Option("--org", help="Only this org (default: the org of an app id; every org for a name)."),
+    ] = None,
     format: Annotated[
         BackcheckFormat, typer.Option("--format", help="Output format.")
     ] = BackcheckFormat.table,
@@ -351,7 +355,7 @@ def verify_containment(
     moment = checked(lambda: parse_moment(since, "--since"), ValueError)
     configured = settings(config)
     with opened(db, read_only=True) as con:
-        result = checked(lambda: verify(con, app_name, moment, ip_address, configured), ContainmentError)
+        result = checked(lambda: verify(con, app_name, moment, ip_address, configured, org), ContainmentError)
     if format == BackcheckFormat.json:
         write_or_print(json.dumps(result.as_dict(), indent=2) + "\n", output)
     elif format == BackcheckFormat.markdown:

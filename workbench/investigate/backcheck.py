@@ -266,10 +266,11 @@ def _scoped_apps(con: duckdb.DuckDBPyConnection, scope: Scope) -> list[dict[str,
     apps = []
     for app in scope.apps:
         try:
-            ids, names = resolve_app(con, app)
+            resolved = resolve_app(con, app)
+            ids, names = resolved.ids, resolved.names
         except ContainmentError:
             ids, names = [app[:15]], []
-        label = next((str(n) for i, n in known if i == app[:15] and n), app)
+        label = next((str(n) for _, i, n in known if i == app[:15] and n), app)
         apps.append({"app_id": app[:15], "label": label, "ids": ids, "names": names})
     return apps
 

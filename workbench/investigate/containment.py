@@ -73,28 +73,49 @@ def _key(value: object) -> str:
     return str(value or "").strip().lower()
 
 
-def resolve_app(con: duckdb.DuckDBPyConnection, app: str) -> tuple[list[str], list[str]]:
-    """The 15-character ids and the names (lower case) the store knows APP by: an id (15 or 18
-    characters) or a name, from the logs, connected apps, tokens or logins."""
+@dataclass(frozen=True)
+class ResolvedApp:
+    """What the store knows an app by: its 15-character ids, its names (lower case), and the
+    orgs (15-character ids) it is looked for in; no orgs means every org."""
+
+    ids: list[str]
+    names: list[str]
+    orgs: list[str]
+
+    def holds(self, org_id: str | None) -> bool:
+        """Whether a row of ORG_ID belongs to the app's orgs (a row without an org may)."""
+        return not self.orgs or org_id is None or org_id[:15] in self.orgs
+
+
+def resolve_app(con: duckdb.DuckDBPyConnection, app: str, org: str | None = None) -> ResolvedApp:
+    """The ids and names the store knows APP by: an id (15 or 18 characters) or a name, from the
+    logs, connected apps, tokens or logins. An id belongs to one org, so a name it shares with an
+    app of another org (the same vendor in two client orgs) does not pull that one in; a name is
+    looked for in every org unless ORG is given."""
     known = con.execute(load_query("containment_app_names")).fetchall()
     wanted = app.strip()
+    by_id = [(o, i, n) for o, i, n in known if i and len(wanted) in (15, 18) and i == wanted[:15]]
+    orgs = {org[:15]} if org else {o for o, _, _ in by_id if o}
+    if orgs:
+        known = [(o, i, n) for o, i, n in known if o is None or o in orgs]
     hits = [
-        (app_id, name)
-        for app_id, name in known
-        if (app_id and len(wanted) in (15, 18) and app_id == wanted[:15]) or _key(name) == _key(wanted)
+        (i, n)
+        for _, i, n in known
+        if (i and i == wanted[:15] and len(wanted) in (15, 18)) or _key(n) == _key(wanted)
     ]
     if not hits:
-        names = sorted({str(n) for _, n in known if n})
+        names = sorted({str(n) for _, _, n in known if n})
         close = [n for n in names if _key(wanted) in _key(n) or _key(n) in _key(wanted)] or names
+        where = f" in org {org}" if org else ""
         raise ContainmentError(
-            f"--app {wanted!r}: no such connected app in the store; known: {', '.join(close[:8]) or 'none'}"
+            f"--app {wanted!r}: no such connected app in the store{where}; known: {', '.join(close[:8]) or 'none'}"
         )
     ids: set[str] = {i for i, _ in hits if i}
     keys: set[str] = {_key(n) for _, n in hits if n}
     # An id names the app; its other names (from the logs or the connected app) belong to it too.
-    keys |= {_key(n) for i, n in known if i and i in ids and n}
-    ids |= {i for i, n in known if i and _key(n) in keys}
-    return sorted(ids), sorted(keys)
+    keys |= {_key(n) for _, i, n in known if i and i in ids and n}
+    ids |= {i for _, i, n in known if i and _key(n) in keys}
+    return ResolvedApp(sorted(ids), sorted(keys), sorted(orgs))
 
 
 def _when(value: datetime | None) -> str:
@@ -133,21 +154,29 @@ def verify_containment(
     since: datetime,
     incident_ips: list[str] | None = None,
     settings: Settings | None = None,
+    org: str | None = None,
 ) -> Containment:
-    """The three containment checks for APP after SINCE (naive UTC). The old addresses are
-    INCIDENT_IPS (addresses or CIDRs) when given, else every address the app was seen from before
-    SINCE that its catalog entry does not declare as egress."""
+    """The three containment checks for APP after SINCE (naive UTC), in ORG or the org its id
+    belongs to (a name alone: every org). The old addresses are INCIDENT_IPS (addresses or CIDRs)
+    when given, else every address the app was seen from before SINCE that its catalog entry does
+    not declare as egress."""
     for value in incident_ips or []:
         try:
             ipaddress.ip_network(value.strip(), strict=False)
         except ValueError:
             raise ContainmentError(f"--ip {value!r} is not an address or CIDR") from None
-    app_ids, names = resolve_app(con, app)
+    resolved = resolve_app(con, app, org)
+    app_ids, names = resolved.ids, resolved.names
     all_tokens = query_frame(con, "containment_tokens").to_dicts()
-    tokens = [t for t in all_tokens if _key(t["app_name"]) in names]
+    tokens = [t for t in all_tokens if _key(t["app_name"]) in names and resolved.holds(t["org_id"])]
     coverage = first_row(con.execute(load_query("containment_coverage")))
     last_event, last_login, _ = coverage if coverage else (None, None, None)
-    snapshots = [r[0] for r in con.execute(load_query("containment_token_snapshots")).fetchall()]
+    snapshots = [
+        taken
+        for taken, org15 in con.execute(load_query("containment_token_snapshots")).fetchall()
+        if resolved.holds(org15)
+    ]
+    snapshots = sorted(set(snapshots))
     after = [s for s in snapshots if s > since]
     latest = after[-1] if after else None
     in_latest = [t for t in tokens if latest is not None and t["taken_at"] == latest]
@@ -158,7 +187,7 @@ def verify_containment(
     checks = [
         _old_tokens_revoked(since, latest, snapshots, in_latest, before_tokens),
         _no_old_activity(
-            con, since, app_ids, names, tokens, incident_ips, settings, (last_event, last_login, latest)
+            con, since, resolved, tokens, incident_ips, settings, (last_event, last_login, latest)
         ),
         _new_tokens(since, latest, in_latest),
     ]
@@ -207,8 +236,7 @@ def _old_tokens_revoked(
 def _no_old_activity(
     con: duckdb.DuckDBPyConnection,
     since: datetime,
-    app_ids: list[str],
-    names: list[str],
+    app: ResolvedApp,
     tokens: list[dict[str, Any]],
     incident_ips: list[str] | None,
     settings: Settings | None,
@@ -216,9 +244,11 @@ def _no_old_activity(
 ) -> Check:
     question = f"Has any activity from the app's old addresses or tokens appeared after {_when(since)}?"
     addresses = query_frame(
-        con, "containment_app_addresses", {"app_ids": app_ids or [""], "since": since}
+        con, "containment_app_addresses", {"app_ids": app.ids or [""], "since": since, "orgs": app.orgs}
     ).to_dicts()
-    logins = con.execute(load_query("containment_app_logins"), {"names": names}).fetchall()
+    logins = con.execute(
+        load_query("containment_app_logins"), {"names": app.names, "orgs": app.orgs}
+    ).fetchall()
     if incident_ips:
         networks = [ipaddress.ip_network(ip.strip(), strict=False) for ip in incident_ips]
 
@@ -230,7 +260,7 @@ def _no_old_activity(
         before = {a["ip"] for a in addresses if not a["after"]} | {
             str(r[1]) for r in logins if r[0] < since and r[1]
         }
-        old = {ip for ip in before if not _is_declared(settings, app_ids, ip)}
+        old = {ip for ip in before if not _is_declared(settings, app.ids, ip)}
 
         def is_old(ip: str | None) -> bool:
             return ip in old
