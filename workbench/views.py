@@ -13,7 +13,7 @@ from workbench.inventory import inventory
 from workbench.investigate.incidents import Incident, incidents_of
 from workbench.render import inert
 from workbench.store.findings import load_findings
-from workbench.store.queries import describe_query, named_queries, query_frame
+from workbench.store.queries import describe_query, load_query, named_queries, query_frame
 from workbench.store.status import StoreStatus, store_status
 from workbench.times import TimeError, parse_moment
 
@@ -227,43 +227,10 @@ EventKey = tuple[datetime, str, str, str, str]
 org, content key), NULLs as ''. The store keeps one row per (org, event type, ts, request id,
 content key) (a content key only where there is no request id), so the key is unique."""
 
-_KEY_COLUMNS = (
-    "ts",
-    "coalesce(request_id, '')",
-    "event_type",
-    "org_id",
-    "coalesce(content_key, '')",
-)
 _KEY_PARAMS = ("key_ts", "key_request", "key_type", "key_org", "key_content")
-
-# Keyset paging: a page starts after the last row shown (or ends before the first one), so a deep
-# page costs what the first one does (LIMIT/OFFSET reads and sorts every row it skips). The plain
-# `ts >=`/`ts <=` term lets DuckDB skip row groups by their min/max timestamps.
-_RAW_EVENTS_PAGE = f"""
-SELECT ts AS time,
-       coalesce(user_name, user_id) AS "user",
-       effective_ip(client_ip, source_ip) AS address,
-       entity_name AS object,
-       coalesce(api_resource, api_family) AS resource,
-       status_code AS status,
-       coalesce(client_name, connected_app_name, user_agent) AS client,
-       request_id,
-       event_type,
-       {", ".join(_KEY_COLUMNS)}
-  FROM events
- WHERE ($entity IS NULL
-        OR left(connected_app_id, 15) = left($entity, 15)
-        OR (connected_app_id IS NULL AND left(user_id, 15) = left($entity, 15)))
-   AND ($ip IS NULL OR effective_ip(client_ip, source_ip) = $ip)
-   AND ($start IS NULL OR ts >= $start)
-   AND ($end IS NULL OR ts < $end)
-   AND ($key_ts IS NULL OR ts {{bound}}= $key_ts)
-   AND ($key_ts IS NULL OR ({", ".join(_KEY_COLUMNS)}) {{bound}} ({", ".join("$" + p for p in _KEY_PARAMS)}))
- ORDER BY {", ".join(f"{c} {{direction}}" for c in _KEY_COLUMNS)}
- LIMIT $limit
-"""
-_RAW_EVENTS_NEXT = _RAW_EVENTS_PAGE.format(bound=">", direction="ASC")
-_RAW_EVENTS_PREVIOUS = _RAW_EVENTS_PAGE.format(bound="<", direction="DESC")
+# One query, two directions: the next page (after a key) and the previous one (before it).
+_RAW_EVENTS_NEXT = load_query("raw_events_by_key").format(bound=">", direction="ASC")
+_RAW_EVENTS_PREVIOUS = load_query("raw_events_by_key").format(bound="<", direction="DESC")
 
 
 @dataclass(frozen=True)

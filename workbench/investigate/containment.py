@@ -94,15 +94,11 @@ def resolve_app(con: duckdb.DuckDBPyConnection, app: str, org: str | None = None
     looked for in every org unless ORG is given."""
     known = con.execute(load_query("containment_app_names")).fetchall()
     wanted = app.strip()
-    by_id = [(o, i, n) for o, i, n in known if i and len(wanted) in (15, 18) and i == wanted[:15]]
-    orgs = {org[:15]} if org else {o for o, _, _ in by_id if o}
+    as_id = wanted[:15] if len(wanted) in (15, 18) else None
+    orgs = {org[:15]} if org else {o for o, i, _ in known if o and as_id and i == as_id}
     if orgs:
         known = [(o, i, n) for o, i, n in known if o is None or o in orgs]
-    hits = [
-        (i, n)
-        for _, i, n in known
-        if (i and i == wanted[:15] and len(wanted) in (15, 18)) or _key(n) == _key(wanted)
-    ]
+    hits = [(i, n) for _, i, n in known if (as_id and i == as_id) or _key(n) == _key(wanted)]
     if not hits:
         names = sorted({str(n) for _, _, n in known if n})
         close = [n for n in names if _key(wanted) in _key(n) or _key(n) in _key(wanted)] or names
