@@ -229,8 +229,9 @@ content key) (a content key only where there is no request id), so the key is un
 
 _KEY_PARAMS = ("key_ts", "key_request", "key_type", "key_org", "key_content")
 # One query, two directions: the next page (after a key) and the previous one (before it).
-_RAW_EVENTS_NEXT = load_query("raw_events_by_key").format(bound=">", direction="ASC")
-_RAW_EVENTS_PREVIOUS = load_query("raw_events_by_key").format(bound="<", direction="DESC")
+_RAW_EVENTS_BY_KEY = load_query("raw_events_by_key")
+_RAW_EVENTS_NEXT = _RAW_EVENTS_BY_KEY.format(bound=">", direction="ASC")
+_RAW_EVENTS_PREVIOUS = _RAW_EVENTS_BY_KEY.format(bound="<", direction="DESC")
 
 
 @dataclass(frozen=True)
