@@ -4,13 +4,13 @@ exactly the rows DuckDB's reader and normalising SELECT (`ingest._normalise_sql`
 Clean is checked, never assumed, because Polars' reader differs from DuckDB's on bad input: it
 pads a short row with nulls, keeps a blank line as a row of nulls, keeps the spaces around a
 quoted value that DuckDB drops, and its timestamp and number parsers are more lenient in places.
-So a file takes this path only if Polars reads it without an error, no field is missing
-(`""` reads as '' in Polars, so a null can only be a missing or unquoted-empty field), the values
-written back in the Salesforce dialect (every value quoted, quotes doubled) add up to the file's
-exact size, and every row would be stored as is: no reject, timestamps in the two forms
-Salesforce writes, numbers that are plain integers, a request id on every row (the content key
-of a row without one is DuckDB's md5). Anything else returns None and the file takes DuckDB's
-path, which tracks rejects with their line numbers.
+So a file takes this path only if Polars reads it without an error, the values written back in
+the Salesforce dialect (every value quoted, quotes doubled) add up to the file's exact size (a
+missing or unquoted-empty field, a short row or a blank line cannot), and every row would be
+stored as is: no reject, timestamps in the two forms Salesforce writes, numbers that are plain
+integers, a request id on every row (the content key of a row without one is DuckDB's md5).
+Anything else returns None and the file takes DuckDB's path, which tracks rejects with their line
+numbers.
 """
 
 from __future__ import annotations
@@ -67,13 +67,14 @@ def read_clean(path: Path, header: list[str], default_org: str | None, rules: Ru
             encoding="utf8",
             truncate_ragged_lines=False,
             raise_if_empty=True,
+            # DuckDB reads "" as NULL; every rule below relies on the same. Read so, rather than
+            # replaced after, it costs nothing (a copy of every column, otherwise).
+            null_values=[""],
         )
     except Exception:  # any complaint of Polars' reader: DuckDB's path says what is wrong
         return None
     if raw.columns != header or raw.height == 0 or not _byte_exact(raw, layout):
         return None
-    # DuckDB reads "" as NULL; every rule below relies on the same.
-    raw = raw.with_columns(pl.when(pl.all() != "").then(pl.all()).name.keep())
     frame = raw.select(_normalise(header, default_org, rules, _has_mapped_addresses(raw, rules)))
     del raw
     checks = [
@@ -142,22 +143,30 @@ def _count_quotes(data: mmap.mmap) -> int:
 def _byte_exact(raw: pl.DataFrame, layout: _Layout) -> bool:
     """Whether the values Polars read, written back in the Salesforce dialect (every value
     quoted, quotes doubled, LF line ends), make up exactly the file of this LAYOUT: then no row
-    was padded, trimmed or re-split. A null (a missing or unquoted empty field, a blank line)
-    fails at once.
+    was padded, trimmed or re-split.
 
     Polars refuses a quote inside an unquoted field, so a value holding quotes was quoted with
     its quotes doubled: the quotes inside values are what the file has beyond two per value, and
-    the sizes agree only if every field was quoted (an unquoted one is two bytes short)."""
-    if any(raw.null_count().row(0)):
-        return False
+    the sizes agree only if every field was quoted. Against the file, each unquoted field counts
+    one byte more, each missing one (a short row, a blank line read as a row of nulls) two, and
+    nothing counts fewer (Polars refuses anything outside quotes), so they cannot cancel out: an
+    empty field read as null passes only as `""`."""
     values = raw.height * raw.width
     inner_quotes, odd = divmod(layout.quotes - layout.header_quotes - 2 * values, 2)
-    row_bytes = pl.sum_horizontal(pl.col(c).str.len_bytes() for c in raw.columns)
-    total, longest = raw.select(row_bytes.sum().alias("total"), row_bytes.max().alias("longest")).row(0)
+    # Column by column (a row-wise sum of every row costs twice as much); a row's length is at
+    # most the sum of its columns' longest values, and only when that bound is reached is the
+    # longest row measured.
+    lengths = raw.select(pl.all().str.len_bytes())
+    totals, longest = lengths.select(pl.all().sum()), lengths.select(pl.all().max())
+    total = int(sum(v or 0 for v in totals.row(0)))
     expected = (
         layout.header_bytes + total + inner_quotes + 3 * values - (0 if layout.ends_with_newline else 1)
     )
-    return not odd and inner_quotes >= 0 and expected == layout.size and longest < MAX_FAST_ROW_BYTES
+    if odd or inner_quotes < 0 or expected != layout.size:
+        return False
+    if sum(v or 0 for v in longest.row(0)) < MAX_FAST_ROW_BYTES:
+        return True
+    return lengths.select(pl.sum_horizontal(pl.all()).max()).item() < MAX_FAST_ROW_BYTES
 
 
 def _has_mapped_addresses(raw: pl.DataFrame, rules: Rules) -> dict[str, bool]:
