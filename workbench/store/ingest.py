@@ -818,6 +818,7 @@ class Ingester:
     ) -> None:
         """The chunk's `files` rows, from COUNTS per file id (rows, rejected, org, event type,
         first and last event) and the rows ADDED per file id."""
+        records = []
         for item in chunk:
             result = item.result
             rows, bad, org, event_type, first, last = counts.get(item.file_id, (0, 0, None, None, None, None))
@@ -826,9 +827,7 @@ class Ingester:
             result.rows_added = added.get(item.file_id, 0)
             result.rows_duplicate = result.rows_read - result.rows_rejected - result.rows_added
             result.org_id, result.event_type = org, event_type
-            self.con.execute(
-                """INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, CAST(? AS DATE), ?, ?, ?, ?, ?, ?, ?,
-                                             'ingested', NULL, ?)""",
+            records.append(
                 [
                     item.file_id,
                     item.digest,
@@ -845,8 +844,14 @@ class Ingester:
                     result.rows_rejected,
                     result.bytes_replaced,
                     _now(),
-                ],
+                ]
             )
+        # One statement prepared for the chunk, not one parsed per file.
+        self.con.executemany(
+            """INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, CAST(? AS DATE), ?, ?, ?, ?, ?, ?, ?,
+                                         'ingested', NULL, ?)""",
+            records,
+        )
 
     def read_fast(self, chunk: list[_Accepted]) -> _ReadChunk | None:
         """The chunk's files read and normalised by Polars (fast_read), or None if one of them is
@@ -888,33 +893,44 @@ class Ingester:
             item.file_id: (rows, 0, org, event_type, first, last)
             for item, (rows, org, event_type, first, last) in zip(chunk, read.files, strict=True)
         }
-        self._commit_fast(chunk, batch, counts, read.may_repeat)
+        # Each file's org, type and span, as read: what the chunk may repeat and which hours it
+        # touches, without another pass over its rows (a pass over millions of rows costs about
+        # as much as reading them from memory).
+        spans = self._touched(
+            (org, event_type, first, last) for _, org, event_type, first, last in read.files
+        )
+        self._commit_fast(chunk, batch, counts, spans, read.may_repeat)
 
     def _commit_fast(
         self,
         chunk: list[_Accepted],
         batch: pl.DataFrame,
         counts: Mapping[int, _FileCounts],
+        spans: dict[tuple[str, str], tuple[datetime, datetime]],
         may_repeat: bool,
     ) -> None:
         """`_commit` for a clean chunk read by Polars: the same transaction, with the dedupe done
         on the frame, Polars writing the partition files and the aggregates computed from the
-        frame where nothing was stored before."""
+        frame where nothing was stored before. SPANS: per org and event type, the first and last
+        event of the batch."""
         con = self.con
         con.execute("BEGIN")
         try:
-            fresh = self._fresh_rows(batch, may_repeat)
+            fresh = self._fresh_rows(batch, may_repeat, spans)
+            if fresh.height == batch.height:
+                added = {file_id: figures[0] for file_id, figures in counts.items()}
+                touched = spans
+            else:  # some rows were stored already: only the rest count, and touch hours
+                added = {int(i): int(n) for i, n in fresh.group_by("file_id").len().iter_rows()}
+                touched = self._touched(
+                    fresh.group_by("org_id", "event_type")
+                    .agg(pl.min("ts").alias("first"), pl.max("ts").alias("last"))
+                    .iter_rows()
+                )
             del batch
             written = partitions.write_frame(con, fresh, self.folder)
-            touched = self._touched(
-                (org, event_type, first, last)
-                for org, event_type, first, last in fresh.group_by("org_id", "event_type")
-                .agg(pl.min("ts").alias("first"), pl.max("ts").alias("last"))
-                .iter_rows()
-            )
             self._refresh(touched, fresh)
             partitions.record(con, written)
-            added = {int(i): int(n) for i, n in fresh.group_by("file_id").len().iter_rows()}
             self._record_files(chunk, counts, added)
             con.execute("COMMIT")
         except BaseException:
@@ -923,15 +939,17 @@ class Ingester:
             raise
         partitions.settle(self.folder)
 
-    def _fresh_rows(self, batch: pl.DataFrame, may_repeat: bool) -> pl.DataFrame:
+    def _fresh_rows(
+        self,
+        batch: pl.DataFrame,
+        may_repeat: bool,
+        spans: Mapping[tuple[str, str], tuple[datetime, datetime]],
+    ) -> pl.DataFrame:
         """The rows of BATCH not stored yet, each once (the first file's copy of a repeated row,
-        when it MAY_REPEAT one)."""
+        when it MAY_REPEAT one). SPANS: per org and event type, the batch's first and last event."""
         if may_repeat:
             batch = batch.unique(subset=list(_DEDUPE_KEY), keep="first", maintain_order=True)
-        spans = batch.group_by("org_id", "event_type").agg(
-            pl.min("ts").alias("first"), pl.max("ts").alias("last")
-        )
-        ranges = self._stored_ranges(list(spans.iter_rows()))
+        ranges = self._stored_ranges([(org, event_type, *span) for (org, event_type), span in spans.items()])
         if not ranges:
             return batch
         stored = self.con.sql(f"SELECT {', '.join(_DEDUPE_KEY)} FROM events e WHERE {ranges}").pl()
