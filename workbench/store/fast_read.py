@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from workbench.store import partitions
@@ -53,11 +52,16 @@ class Rules:
     latest: datetime
 
 
-def read_clean(path: Path, header: list[str], default_org: str | None, rules: Rules) -> pl.DataFrame | None:
-    """The events of the plain CSV file at PATH (whose header is HEADER), normalised, in the
-    column order of the partition files minus file_id; None if the file is not clean."""
+def read_clean(
+    path: Path, header: list[str], default_org: str | None, rules: Rules, size: int, quotes: int
+) -> pl.DataFrame | None:
+    """The events of the plain CSV file at PATH (whose header is HEADER, whose SIZE and QUOTES
+    the pass that hashed it counted), normalised, in the column order of the partition files
+    minus file_id; None if the file is not clean."""
     try:
-        layout = _layout(path)
+        layout = _layout(path, size, quotes)
+        if layout is None:
+            return None
         raw = pl.read_csv(
             path,
             has_header=True,
@@ -110,34 +114,20 @@ class _Layout:
     ends_with_newline: bool
 
 
-def _layout(path: Path) -> _Layout:
-    """The file's _Layout, counted through a memory map (no copy of the file; Polars maps it too)."""
+def _layout(path: Path, size: int, quotes: int) -> _Layout | None:
+    """The file's _Layout, from its SIZE and QUOTES and a look at its first line and last byte;
+    None if its size is not SIZE any more."""
     with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        if len(data) != size:
+            return None
         header_end = data.find(b"\n") + 1
         return _Layout(
-            size=len(data),
+            size=size,
             header_bytes=header_end,
             header_quotes=data[:header_end].count(b'"'),
-            quotes=_count_quotes(data),
+            quotes=quotes,
             ends_with_newline=data[-1:] == b"\n",
         )
-
-
-_COUNT_BLOCK = 1 << 20
-
-
-def _count_quotes(data: mmap.mmap) -> int:
-    """The double quotes in DATA. numpy counts a byte about twice as fast as bytes.count; block by
-    block, so its comparison array stays small enough for malloc to reuse (one the size of the
-    file would be fresh pages, faulted in and zeroed, for every file)."""
-    view = np.frombuffer(data, dtype=np.uint8)
-    try:
-        return sum(
-            int(np.count_nonzero(view[start : start + _COUNT_BLOCK] == ord('"')))
-            for start in range(0, len(view), _COUNT_BLOCK)
-        )
-    finally:
-        del view  # the map cannot close while an array still points into it
 
 
 def _byte_exact(raw: pl.DataFrame, layout: _Layout) -> bool:

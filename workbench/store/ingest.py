@@ -458,9 +458,11 @@ class _Accepted:
     result: FileResult
     file_id: int = 0
     reader_reject_lines: list[int] = field(default_factory=list)
-    # Plain (not gzipped), LF line ends only, at most FAST_CHUNK_BYTES: Polars may read it
-    # (fast_read checks the rest).
+    # Plain (not gzipped), LF line ends only, at most FAST_CHUNK_BYTES, its size and double
+    # quotes counted by the scan: Polars may read it (fast_read checks the rest).
     plain_lf: bool = False
+    size: int = 0
+    quotes: int = 0
 
     def reset(self) -> None:
         """Forget a failed attempt's counts before the file is read again on its own."""
@@ -549,6 +551,8 @@ class Ingester:
         else:
             path, gzipped = materialise(source, Path(self._tmp.name)), is_gzip(source)
         result.status = "ingested"  # until reading or committing it fails
+        # The scan's counts are of the stored bytes, which are the bytes read unless gzipped.
+        counted = not gzipped and scan.size is not None and scan.quotes is not None
         return _Accepted(
             source,
             header,
@@ -556,7 +560,9 @@ class Ingester:
             gzipped,
             path,
             result,
-            plain_lf=not gzipped and not scan.carriage_returns and path.stat().st_size <= FAST_CHUNK_BYTES,
+            plain_lf=counted and not scan.carriage_returns and path.stat().st_size <= FAST_CHUNK_BYTES,
+            size=scan.size or 0,
+            quotes=scan.quotes or 0,
         )
 
     def _record_refusal(self, source: LogInput, reason: str) -> None:
@@ -863,7 +869,9 @@ class Ingester:
         frames = []
         for item in chunk:
             try:
-                frame = fast_read.read_clean(item.path, item.header, self.default_org, self.rules)
+                frame = fast_read.read_clean(
+                    item.path, item.header, self.default_org, self.rules, item.size, item.quotes
+                )
             except Exception:  # an unreadable file: DuckDB's path names the problem
                 return None
             if frame is None:

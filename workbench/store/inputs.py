@@ -22,6 +22,8 @@ from itertools import count
 from pathlib import Path
 from typing import IO
 
+import numpy as np
+
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
 
@@ -84,6 +86,10 @@ class InputScan:
     carriage_returns: int = 0
     line_feeds: int = 0  # exact from the first CR on; before it, at least 1 if there were any
     crlf_pairs: int = 0
+    # Of an input that is not gzipped: its size and the double quotes in it, counted in the same
+    # pass (the fast read's byte check needs them); None for gzip.
+    size: int | None = None
+    quotes: int | None = None
 
     @property
     def mixed_line_endings(self) -> bool:
@@ -146,6 +152,7 @@ def scan_input(source: LogInput) -> InputScan:
             crlf_pairs += chunk.count(b"\r\n") + (1 if previous_cr and chunk[:1] == b"\n" else 0)
             previous_cr = chunk[-1:] == b"\r"
 
+        size = quotes = None
         if magic == GZIP_MAGIC:
             hashing_rest = _Prefixed(magic, hashing)
             with gzip.GzipFile(fileobj=hashing_rest, mode="rb") as text:  # type: ignore[call-overload]
@@ -153,25 +160,51 @@ def scan_input(source: LogInput) -> InputScan:
                     count_text(chunk)
         else:
             count_text(magic)
+            size, quotes = len(magic), magic.count(b'"')
             for chunk in iter(lambda: hashing.read(READ_CHUNK), b""):
                 count_text(chunk)
+                size += len(chunk)
+                quotes += chunk.count(b'"')
         hashing.drain()
-    return InputScan(hashing.digest.hexdigest(), carriage_returns, line_feeds, crlf_pairs)
+    return InputScan(hashing.digest.hexdigest(), carriage_returns, line_feeds, crlf_pairs, size, quotes)
 
 
 def _scan_mapped(path: Path) -> InputScan | None:
-    """scan_input for a plain file without a CR, through a memory map: one hash over the mapped
-    bytes and two searches, without copying the file through Python in chunks (the common case,
-    and all of a re-ingest's work). None for anything else (gzip, a CR, an empty or special file),
-    which the streaming pass handles."""
+    """scan_input for a plain file without a CR, through a memory map, without copying the file
+    through Python (the common case, and all of a re-ingest's work). None for anything else
+    (gzip, a CR, an empty or special file), which the streaming pass handles."""
     try:
         with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            if data[:2] == GZIP_MAGIC or data.find(b"\r") != -1:
+            if data[:2] == GZIP_MAGIC:
+                return None
+            scanned = _hash_and_count(data)
+            if scanned is None:
                 return None
             line_feeds = 1 if data.find(b"\n") != -1 else 0  # as the streaming pass counts them
-            return InputScan(hashlib.sha256(data).hexdigest(), 0, line_feeds, 0)
+            return InputScan(scanned[0], 0, line_feeds, 0, len(data), scanned[1])
     except (OSError, ValueError):  # mmap refuses an empty or special file
         return None
+
+
+def _hash_and_count(data: mmap.mmap) -> tuple[str, int] | None:
+    """The SHA-256 of DATA and its double quotes, or None if it has a CR. Block by block: each
+    block is searched, hashed and counted while it is in the CPU's cache, one pass over memory
+    instead of three. numpy counts a byte about twice as fast as bytes.count, and its comparison
+    array, one block long, is reused rather than faulted in fresh for every file."""
+    digest = hashlib.sha256()
+    quotes = 0
+    view = np.frombuffer(data, dtype=np.uint8)
+    try:
+        for start in range(0, len(view), READ_CHUNK):
+            if data.find(b"\r", start, start + READ_CHUNK) != -1:
+                return None
+            block = view[start : start + READ_CHUNK]
+            digest.update(block.data)
+            quotes += int(np.count_nonzero(block == ord('"')))
+            del block
+        return digest.hexdigest(), quotes
+    finally:
+        del view  # the map cannot close while an array still points into it
 
 
 class _Prefixed:
