@@ -852,11 +852,14 @@ class Ingester:
                     _now(),
                 ]
             )
-        # One statement prepared for the chunk, not one parsed per file.
-        self.con.executemany(
-            """INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, CAST(? AS DATE), ?, ?, ?, ?, ?, ?, ?,
-                                         'ingested', NULL, ?)""",
-            records,
+        if not records:
+            return
+        # One statement for the chunk: DuckDB runs a statement per row (executemany) at about
+        # four times the cost of one with a row of values per file.
+        row = "(?, ?, ?, ?, ?, ?, CAST(? AS DATE), ?, ?, ?, ?, ?, ?, ?, 'ingested', NULL, ?)"
+        self.con.execute(
+            f"INSERT INTO files VALUES {', '.join([row] * len(records))}",
+            [value for record in records for value in record],
         )
 
     def read_fast(self, chunk: list[_Accepted]) -> _ReadChunk | None:
