@@ -146,7 +146,7 @@ def _signal_events(con: duckdb.DuckDBPyConnection, events: pl.DataFrame) -> pl.D
     thousand, where events are millions)."""
     tested = ["event_type", "api_family", "api_resource", "status_code", "rows_processed"]
     combinations = events.select(tested).unique()
-    con.register("signal_candidates", combinations.to_arrow())
+    con.register("signal_candidates", combinations.to_arrow(compat_level=pl.CompatLevel.newest()))
     try:
         signal = con.sql(
             """SELECT * FROM signal_candidates
