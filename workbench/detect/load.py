@@ -1,0 +1,70 @@
+"""The scan's load stage, kept apart from the detectors so that it can start first.
+
+The aggregates a scan reads do not depend on the judged days or the settings, so the CLI starts
+their queries as soon as the store is open and imports the detector suite (numpy and a dozen
+modules, about a tenth of a second) while DuckDB, which runs without the GIL, works on them.
+This module imports only what opening the store has loaded already (DuckDB, Polars, the named
+queries): importing it costs nothing the scan would not pay anyway.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from workbench.store.queries import query_frame
+
+# What every scan reads, in the order the detectors need them: the API activity first (the
+# biggest, and the first the profiles read), the rest small.
+AGGREGATES = ("api_activity_hourly", "auth_failures_hourly", "ip_info_all", "login_history_hourly")
+
+
+def _key(name: str, params: dict[str, Any] | None) -> tuple[str, str]:
+    return name, repr(params)
+
+
+class Loading:
+    """Named queries running ahead on their own cursors, two at a time (DuckDB parallelises each
+    query too; more at once only queue for the same two cores)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="scan-load")
+        self._ahead: dict[tuple[str, str], Future[pl.DataFrame]] = {}
+        self._all: list[Future[pl.DataFrame]] = []
+
+    def submit(self, name: str, params: dict[str, Any] | None = None) -> None:
+        """Start queries/NAME.sql with PARAMS, unless it is running already."""
+        key = _key(name, params)
+        if key not in self._ahead:
+            future = self._pool.submit(query_frame, self._con.cursor(), name, params)
+            self._ahead[key] = future
+            self._all.append(future)
+
+    def take(self, name: str, params: dict[str, Any] | None = None) -> Future[pl.DataFrame] | None:
+        """The query started for NAME with PARAMS, handed over once (None if none was)."""
+        return self._ahead.pop(_key(name, params), None)
+
+    def waiting(self) -> list[Future[pl.DataFrame]]:
+        """Every query started, taken or not: their cursors must be done before the store closes."""
+        return list(self._all)
+
+    def seal(self) -> None:
+        """No more queries: the pool's threads end once the started ones are done."""
+        self._pool.shutdown(wait=False)
+
+    def finish(self) -> None:
+        """Wait for every query started (their cursors must be done before the store closes)."""
+        self.seal()
+        wait(self._all)
+
+
+def start_loading(con: duckdb.DuckDBPyConnection) -> Loading:
+    """Start the aggregates every scan reads (see AGGREGATES) on CON's store."""
+    loading = Loading(con)
+    for name in AGGREGATES:
+        loading.submit(name)
+    return loading
