@@ -26,6 +26,16 @@ def _key(name: str, params: dict[str, Any] | None) -> tuple[str, str]:
     return name, repr(params)
 
 
+def _on_own_cursor(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] | None) -> pl.DataFrame:
+    """queries/NAME.sql on a cursor of its own, closed once read: an open cursor keeps the store's
+    database open after the connection closes, until the interpreter's teardown finally frees it."""
+    cursor = con.cursor()
+    try:
+        return query_frame(cursor, name, params)
+    finally:
+        cursor.close()
+
+
 class Loading:
     """Named queries running ahead on their own cursors, two at a time (DuckDB parallelises each
     query too; more at once only queue for the same two cores)."""
@@ -40,7 +50,7 @@ class Loading:
         """Start queries/NAME.sql with PARAMS, unless it is running already."""
         key = _key(name, params)
         if key not in self._ahead:
-            future = self._pool.submit(query_frame, self._con.cursor(), name, params)
+            future = self._pool.submit(_on_own_cursor, self._con, name, params)
             self._ahead[key] = future
             self._all.append(future)
 
