@@ -7,7 +7,10 @@ Exit codes: 0 ok; 1 findings at or above --fail-on; 2 bad usage or bad input; 3 
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
+from typing import NoReturn
 
 import typer
 from rich.text import Text
@@ -40,11 +43,25 @@ def main() -> None:
         err.print(Text(f"error: {command}: {inert(exc.format_message())}", style="red"))
         sys.exit(EXIT_BAD_INPUT)
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        leave(exc.exit_code)
     except (KeyboardInterrupt, typer.Abort):
         err.print("interrupted")
         sys.exit(130)
-    sys.exit(result if isinstance(result, int) else 0)
+    leave(result if isinstance(result, int) else 0)
+
+
+def leave(code: int) -> NoReturn:
+    """Exit with CODE. After a finished scan (see scan.Finished) the interpreter's teardown is
+    skipped: the output is flushed here and nothing else is left to close."""
+    if scan.Finished.scan:
+        logging.shutdown()
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except OSError:
+            sys.exit(code)  # a closed pipe: let the usual exit report it
+        os._exit(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":
