@@ -99,6 +99,8 @@ class DetectorContext:
     prior: list[Finding] = field(default_factory=list)  # findings of detectors run earlier
     ip_info: pl.DataFrame = field(default_factory=pl.DataFrame)  # empty until `enrich` has run
     pending: list[Future[pl.DataFrame]] = field(default_factory=list)  # raw rows loading ahead
+    # Called by `finish` once they are done: the load's own tidying (see detect.load).
+    on_finish: Callable[[], None] | None = None
     # LoginHistory logins in the grain of `activity`, for orgs without Login event logs: they say
     # where apps and users were seen from, never how much work they did (volume reads `activity`).
     logins: pl.DataFrame = field(default_factory=pl.DataFrame)
@@ -107,6 +109,8 @@ class DetectorContext:
         """Wait for raw rows still loading ahead: their cursors must be done before the store's
         connection closes, even when no detector asked for them."""
         wait(self.pending)
+        if self.on_finish is not None:
+            self.on_finish()
 
     @cached_property
     def entity_activity(self) -> pl.DataFrame:

@@ -37,14 +37,23 @@ def _on_own_cursor(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, 
 
 
 class Loading:
-    """Named queries running ahead on their own cursors, two at a time (DuckDB parallelises each
-    query too; more at once only queue for the same two cores)."""
+    """Named queries running ahead on their own cursors, two at a time.
+
+    While it runs, DuckDB works on one thread per query: the scan's queries are small (the
+    biggest returns 63,000 rows) and run beside Python threads importing and detecting, so
+    DuckDB's own parallelism only added overhead (A/B on the bench store, three series of 12-14
+    alternating runs: median wall -6 to -34 ms, CPU -12 to -41 ms). `finish` gives the
+    connection its setting back."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self._con = con
+        row = con.execute("SELECT current_setting('threads')").fetchone()
+        self._threads = int(row[0]) if row else None
+        con.execute("SET threads = 1")
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="scan-load")
         self._ahead: dict[tuple[str, str], Future[pl.DataFrame]] = {}
         self._all: list[Future[pl.DataFrame]] = []
+        self._finished = False
 
     def submit(self, name: str, params: dict[str, Any] | None = None) -> None:
         """Start queries/NAME.sql with PARAMS, unless it is running already."""
@@ -67,9 +76,14 @@ class Loading:
         self._pool.shutdown(wait=False)
 
     def finish(self) -> None:
-        """Wait for every query started (their cursors must be done before the store closes)."""
+        """Wait for every query started (their cursors must be done before the store closes),
+        then give DuckDB its threads back."""
         self.seal()
         wait(self._all)
+        if not self._finished:
+            self._finished = True
+            if self._threads is not None:
+                self._con.execute(f"SET threads = {self._threads:d}")
 
 
 def start_loading(con: duckdb.DuckDBPyConnection) -> Loading:

@@ -119,6 +119,7 @@ def build_context(
         raw=raw,
         ip_info=ahead("ip_info_all"),
         pending=loading.waiting(),
+        on_finish=loading.finish,
         logins=login_rows,
     )
 
