@@ -99,6 +99,8 @@ class DetectorContext:
     prior: list[Finding] = field(default_factory=list)  # findings of detectors run earlier
     ip_info: pl.DataFrame = field(default_factory=pl.DataFrame)  # empty until `enrich` has run
     pending: list[Future[pl.DataFrame]] = field(default_factory=list)  # raw rows loading ahead
+    # Called by `finish` once they are done: the load's own tidying (see detect.load).
+    on_finish: Callable[[], None] | None = None
     # LoginHistory logins in the grain of `activity`, for orgs without Login event logs: they say
     # where apps and users were seen from, never how much work they did (volume reads `activity`).
     logins: pl.DataFrame = field(default_factory=pl.DataFrame)
@@ -107,6 +109,8 @@ class DetectorContext:
         """Wait for raw rows still loading ahead: their cursors must be done before the store's
         connection closes, even when no detector asked for them."""
         wait(self.pending)
+        if self.on_finish is not None:
+            self.on_finish()
 
     @cached_property
     def entity_activity(self) -> pl.DataFrame:
@@ -126,6 +130,20 @@ class DetectorContext:
         return entity_activity(pl.concat(both, how="diagonal_relaxed"))
 
     @cached_property
+    def app_activity(self) -> pl.DataFrame:
+        """The connected apps' rows of `entity_activity`: filtered once (each filter copies every
+        column of 50,000-odd rows) for the several detectors that read only apps."""
+        return self.entity_activity.filter(pl.col("entity_type") == "connected_app")
+
+    @cached_property
+    def app_presence(self) -> pl.DataFrame:
+        """The connected apps' rows of `entity_presence` (the same frame as `app_activity` when
+        no LoginHistory logins are loaded)."""
+        if self.logins.is_empty():
+            return self.app_activity
+        return self.entity_presence.filter(pl.col("entity_type") == "connected_app")
+
+    @cached_property
     def profiles(self) -> Profiles:
         """Every entity's profile, computed once and shared by every detector."""
         return Profiles(self.entity_activity, self.auth)
@@ -140,8 +158,7 @@ class DetectorContext:
     def users_of_apps(self) -> pl.DataFrame:
         """(org, user id 15) -> the app it acts through, where it acts through exactly one."""
         return (
-            self.entity_activity.filter(pl.col("entity_type") == "connected_app")
-            .group_by("org_id", "user_id")
+            self.app_activity.group_by("org_id", "user_id")
             .agg(app_ids=pl.col("entity_id").unique(), app_label=pl.col("entity_label").first())
             .filter(pl.col("app_ids").list.len() == 1)
             .select(

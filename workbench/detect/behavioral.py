@@ -57,7 +57,9 @@ def new_object_access(ctx: DetectorContext, p: NewObjectAccess) -> list[Finding]
         frame.group_by(*ENTITY, "day").agg(day_calls=pl.col("calls").sum()).rename({"day": "first_day"})
     )
     per_day = (
-        fresh.sort("calls", descending=True)
+        # Ties in calls go by name: the order of the objects in the explanation (and evidence)
+        # must not follow whichever order the joins above happened to leave.
+        fresh.sort(["calls", "entity_name"], descending=[True, False])
         .group_by(*ENTITY, "first_day")
         .agg(
             objects=pl.col("entity_name"),

@@ -73,13 +73,13 @@ def describe_ip(info: dict[str, Any]) -> str:
 
 
 def _apps(ctx: DetectorContext) -> pl.DataFrame:
-    return ctx.entity_activity.filter(pl.col("entity_type") == "connected_app")
+    return ctx.app_activity
 
 
 def _apps_seen(ctx: DetectorContext) -> pl.DataFrame:
     """The apps' activity plus their LoginHistory logins (orgs without Login event logs): where
     they were seen from, for the address, country and network checks."""
-    return ctx.entity_presence.filter(pl.col("entity_type") == "connected_app")
+    return ctx.app_presence
 
 
 def _new_values_per_day(

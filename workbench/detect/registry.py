@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +30,7 @@ from workbench.detect import (
     volume,
 )
 from workbench.detect.base import Detector, DetectorContext, Finding, findings_frame
+from workbench.detect.load import Loading, start_loading
 from workbench.findings import MEDIUM
 from workbench.store.queries import query_frame
 
@@ -79,23 +80,27 @@ def _raw_queries(settings: Settings) -> dict[str, dict[str, Any] | None]:
 
 
 def build_context(
-    con: duckdb.DuckDBPyConnection, settings: Settings, window_start: datetime, window_end: datetime
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    window_start: datetime,
+    window_end: datetime,
+    loading: Loading | None = None,
 ) -> DetectorContext:
     """Load the aggregates and the raw rows detectors will ask for. The small DuckDB queries run
     on their own cursors in a second thread while the first frames are turned into profiles:
-    DuckDB and Polars both release the GIL, so the waits overlap."""
-    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="scan-load")
+    DuckDB and Polars both release the GIL, so the waits overlap. LOADING: the aggregates'
+    queries, when the caller started them earlier (see detect.load)."""
+    loading = loading or start_loading(con)
+    for name, params in _raw_queries(settings).items():
+        loading.submit(name, params)
+    loading.seal()
 
-    def load(name: str, params: dict[str, Any] | None = None) -> Future[pl.DataFrame]:
-        return pool.submit(query_frame, con.cursor(), name, params)
-
-    activity, auth, ip_info = load("api_activity_hourly"), load("auth_failures_hourly"), load("ip_info_all")
-    logins = load("login_history_hourly")
-    prefetched = {(name, repr(params)): load(name, params) for name, params in _raw_queries(settings).items()}
-    pool.shutdown(wait=False)
+    def ahead(name: str) -> pl.DataFrame:
+        future = loading.take(name)
+        return future.result() if future else query_frame(con, name)
 
     def raw(name: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
-        ready = prefetched.pop((name, repr(params)), None)
+        ready = loading.take(name, params)
         if ready is not None:
             return ready.result()
         cursor = con.cursor()  # detectors run on two threads: a cursor each
@@ -104,16 +109,17 @@ def build_context(
         finally:
             cursor.close()
 
-    login_rows = logins.result()
+    login_rows = ahead("login_history_hourly")
     return DetectorContext(
-        activity=activity.result(),
-        auth=_with_login_failures(auth.result(), login_rows),
+        activity=ahead("api_activity_hourly"),
+        auth=_with_login_failures(ahead("auth_failures_hourly"), login_rows),
         settings=settings,
         window_start=window_start,
         window_end=window_end,
         raw=raw,
-        ip_info=ip_info.result(),
-        pending=list(prefetched.values()),
+        ip_info=ahead("ip_info_all"),
+        pending=loading.waiting(),
+        on_finish=loading.finish,
         logins=login_rows,
     )
 

@@ -11,6 +11,7 @@ import duckdb
 import polars as pl
 
 from workbench.config import Settings
+from workbench.detect.load import Loading
 from workbench.detect.registry import DetectorFailure, build_context, detect
 from workbench.store.findings import save_findings
 from workbench.store.queries import first_row
@@ -131,16 +132,20 @@ def run_scan(
     days: JudgedDays,
     detectors: list[str] | None = None,
     save: bool = True,
+    loading: Loading | None = None,
 ) -> ScanResult:
     """Run the suite over DAYS (history before them is the baseline), store the findings and
-    remember the last judged day."""
+    remember the last judged day. LOADING: the aggregates' queries, if the caller started them
+    early (see detect.load); a scan with nothing to judge waits for them to end."""
     if days.empty:
+        if loading is not None:
+            loading.finish()
         return ScanResult(days, detect_nothing())
     assert days.first is not None and days.last is not None
     started = time.perf_counter()
     start = datetime.combine(days.first, datetime.min.time())
     end = datetime.combine(days.last + timedelta(days=1), datetime.min.time())
-    ctx = build_context(con, settings, start, end)
+    ctx = build_context(con, settings, start, end, loading)
     loaded = time.perf_counter()
     run = detect(ctx, detectors)
     detected = time.perf_counter()
