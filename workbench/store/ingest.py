@@ -1122,8 +1122,8 @@ def _chunks(accepted: list[_Accepted]) -> list[list[_Accepted]]:
         groups[key][-1].append(item)
         sizes[key] += size
     chunks = [chunk for chunk_list in groups.values() for chunk in chunk_list]
-    # The first chunk Polars reads while nothing commits, and the last commits while nothing is
-    # read: a quarter of each on its own leaves a core idle for a quarter of the time.
+    # Polars reads the first chunk while nothing commits, and the last commits while nothing is
+    # read, each with a core mostly idle: a quarter of each, on its own, keeps those spans short.
     if chunks and chunks[0][0].plain_lf and len(chunks[0]) > 1:
         chunks[:1] = _split(chunks[0], max(1, len(chunks[0]) // 4))
     if len(chunks) > 1 and chunks[-1][0].plain_lf and len(chunks[-1]) > 1:
