@@ -205,10 +205,12 @@ def probe_then_success(ctx: DetectorContext, p: ProbeThenSuccess) -> list[Findin
         keyed = rows.filter(pl.col(key).is_not_null())
         failures = (
             keyed.filter(~pl.col("success"))
-            .sort("ts")
+            .sort("ts", "request_id", nulls_last=True)
             .select("org_id", key, "ts", cum=pl.int_range(1, pl.len() + 1).over("org_id", key))
         )
-        successes = keyed.filter(pl.col("success") & ctx.judged("ts")).sort("ts")
+        successes = keyed.filter(pl.col("success") & ctx.judged("ts")).sort(
+            "ts", "request_id", nulls_last=True
+        )
         if failures.is_empty() or successes.is_empty():
             continue
 
@@ -241,7 +243,7 @@ def probe_then_success(ctx: DetectorContext, p: ProbeThenSuccess) -> list[Findin
             .group_by("org_id", key, "success_ts")
             .agg(
                 first_failure=pl.col("ts").min(),
-                failed_ids=pl.col("request_id").head(10),
+                failed_ids=pl.col("request_id").sort_by("ts", "request_id").head(10),
                 failed_ips=pl.col("ip").drop_nulls().unique().sort(),
                 failed_users=pl.col("user_name").drop_nulls().unique().sort(),
             )
@@ -270,7 +272,11 @@ def probe_then_success(ctx: DetectorContext, p: ProbeThenSuccess) -> list[Findin
                 .then(pl.col("score").clip(upper_bound=35))
                 .otherwise(pl.col("score")),
             )
-            .sort("score", "burst", descending=True)
+            # One finding per key and day: the most surprising success, the earliest of equals
+            # (the joins above leave rows in no set order, and ties must not pick at random).
+            .sort(
+                ["score", "burst", "ts", "request_id"], descending=[True, True, False, False], nulls_last=True
+            )
             .unique(["org_id", key, "day"], keep="first", maintain_order=True)
         )
         counted = counted.with_columns(

@@ -114,7 +114,8 @@ def _new_values_per_day(
     per_day = (
         fresh.group_by(*ENTITY, "first_day")
         .agg(
-            values=pl.col(value).sort_by("calls", descending=True),
+            # Most calls first; equal counts by value, so the list never depends on the joins' order.
+            values=pl.col(value).sort_by(["calls", value], descending=[True, False]),
             new_calls=pl.col("calls").sum(),
             new_logins=pl.col("logins").sum(),
             first_ts=pl.col("first_ts").min(),
