@@ -38,19 +38,19 @@ def _contents(db: Path) -> dict[str, Counter[str]]:
 
 
 class _Paths:
-    """Counts which path each file took."""
+    """Counts the files each path took."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, fast: bool) -> None:
         self.fast = self.fallback = 0
         real = fast_read.read_clean
 
-        def read_clean(*args, **kwargs):  # type: ignore[no-untyped-def]
-            frame = real(*args, **kwargs) if fast else None
-            if frame is None:
-                self.fallback += 1
+        def read_clean(files, *args, **kwargs):  # type: ignore[no-untyped-def]
+            read = real(files, *args, **kwargs) if fast else None
+            if read is None:
+                self.fallback += len(files)
             else:
-                self.fast += 1
-            return frame
+                self.fast += len(files)
+            return read
 
         monkeypatch.setattr(fast_read, "read_clean", read_clean)
 

@@ -16,10 +16,12 @@ numbers.
 from __future__ import annotations
 
 import mmap
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from workbench.store import partitions
@@ -52,32 +54,63 @@ class Rules:
     latest: datetime
 
 
+@dataclass(frozen=True)
+class Plain:
+    """A plain file the pass that hashed it found without a CR: its path, and the SIZE and QUOTES
+    that pass counted."""
+
+    path: Path
+    size: int
+    quotes: int
+
+
+@dataclass(frozen=True)
+class CleanRead:
+    """Clean files read and normalised: their rows in file order, in one contiguous frame (the
+    column order of the partition files minus file_id), and per file its row count, org, event
+    type, first and last event."""
+
+    rows: pl.DataFrame
+    files: list[tuple[int, str, str, datetime, datetime]]
+
+
 def read_clean(
-    path: Path, header: list[str], default_org: str | None, rules: Rules, size: int, quotes: int
-) -> pl.DataFrame | None:
-    """The events of the plain CSV file at PATH (whose header is HEADER, whose SIZE and QUOTES
-    the pass that hashed it counted), normalised, in the column order of the partition files
-    minus file_id; None if the file is not clean."""
-    try:
-        layout = _layout(path, size, quotes)
-        if layout is None:
+    files: Sequence[Plain], header: list[str], default_org: str | None, rules: Rules
+) -> CleanRead | None:
+    """The events of FILES (plain CSV files whose header is HEADER), normalised; None if one of
+    them is not clean. Each file is parsed on its own, and everything after (the byte check, the
+    normalising, the checks) runs once over all of them: a small file costs a fraction of what a
+    dozen queries of its own did (an hourly Login log holds a few rows)."""
+    raws: list[pl.DataFrame] = []
+    layouts: list[_Layout] = []
+    for file in files:
+        try:
+            layout = _layout(file)
+            if layout is None:
+                return None
+            raw = pl.read_csv(
+                file.path,
+                has_header=True,
+                infer_schema=False,
+                separator=",",
+                quote_char='"',
+                encoding="utf8",
+                truncate_ragged_lines=False,
+                raise_if_empty=True,
+                # DuckDB reads "" as NULL; every rule below relies on the same. Read so, rather
+                # than replaced after, it costs nothing (a copy of every column, otherwise).
+                null_values=[""],
+            )
+        except Exception:  # any complaint of Polars' reader: DuckDB's path says what is wrong
             return None
-        raw = pl.read_csv(
-            path,
-            has_header=True,
-            infer_schema=False,
-            separator=",",
-            quote_char='"',
-            encoding="utf8",
-            truncate_ragged_lines=False,
-            raise_if_empty=True,
-            # DuckDB reads "" as NULL; every rule below relies on the same. Read so, rather than
-            # replaced after, it costs nothing (a copy of every column, otherwise).
-            null_values=[""],
-        )
-    except Exception:  # any complaint of Polars' reader: DuckDB's path says what is wrong
-        return None
-    if raw.columns != header or raw.height == 0 or not _byte_exact(raw, layout):
+        if raw.columns != header or raw.height == 0:
+            return None
+        raws.append(raw)
+        layouts.append(layout)
+    heights = [raw.height for raw in raws]
+    raw = pl.concat(raws) if len(raws) > 1 else raws[0]
+    del raws
+    if not _byte_exact(raw, heights, layouts):
         return None
     frame = raw.select(_normalise(header, default_org, rules, _has_mapped_addresses(raw, rules)))
     del raw
@@ -92,14 +125,34 @@ def read_clean(
         pl.col("org_id").is_null().any(),
         # A row without a request id dedupes on DuckDB's md5 of the row: its path computes that.
         pl.col("request_id").is_null().any(),
-        # `files` names one org and type per file, DuckDB's mode(); with one of each, no tie.
-        pl.col("org_id").n_unique() > 1,
-        pl.col("event_type").n_unique() > 1,
         pl.col("attributes").str.contains(_ESCAPE, literal=True).any(),
     ]
     if any(frame.select(check.alias(f"check_{n}") for n, check in enumerate(checks)).row(0)):
         return None
-    return frame.drop("_unreadable_number")
+    per_file = (
+        frame.select("org_id", "event_type", "ts", file_index(heights))
+        .group_by("file", maintain_order=True)
+        .agg(
+            pl.len(),
+            pl.col("org_id").first(),
+            pl.col("event_type").first(),
+            pl.col("ts").min().alias("first"),
+            pl.col("ts").max().alias("last"),
+            # `files` names one org and type per file, DuckDB's mode(); with one of each, no tie.
+            ((pl.col("org_id").n_unique() > 1) | (pl.col("event_type").n_unique() > 1)).alias("mixed"),
+        )
+    )
+    if per_file["mixed"].any():
+        return None
+    return CleanRead(
+        frame.drop("_unreadable_number").rechunk(),
+        list(per_file.select("len", "org_id", "event_type", "first", "last").iter_rows()),
+    )
+
+
+def file_index(heights: Sequence[int]) -> pl.Series:
+    """`file`: for each row of files of these HEIGHTS read one after the other, its file's index."""
+    return pl.Series("file", np.repeat(np.arange(len(heights), dtype=np.int32), heights))
 
 
 @dataclass(frozen=True)
@@ -114,26 +167,26 @@ class _Layout:
     ends_with_newline: bool
 
 
-def _layout(path: Path, size: int, quotes: int) -> _Layout | None:
-    """The file's _Layout, from its SIZE and QUOTES and a look at its first line and last byte;
-    None if its size is not SIZE any more."""
-    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        if len(data) != size:
+def _layout(file: Plain) -> _Layout | None:
+    """FILE's _Layout, from its size and quotes and a look at its first line and last byte; None
+    if its size changed since they were counted."""
+    with file.path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        if len(data) != file.size:
             return None
         header_end = data.find(b"\n") + 1
         return _Layout(
-            size=size,
+            size=file.size,
             header_bytes=header_end,
             header_quotes=data[:header_end].count(b'"'),
-            quotes=quotes,
+            quotes=file.quotes,
             ends_with_newline=data[-1:] == b"\n",
         )
 
 
-def _byte_exact(raw: pl.DataFrame, layout: _Layout) -> bool:
-    """Whether the values Polars read, written back in the Salesforce dialect (every value
-    quoted, quotes doubled, LF line ends), make up exactly the file of this LAYOUT: then no row
-    was padded, trimmed or re-split.
+def _byte_exact(raw: pl.DataFrame, heights: Sequence[int], layouts: Sequence[_Layout]) -> bool:
+    """Whether the values Polars read (the rows of files of these HEIGHTS and LAYOUTS, one after
+    the other), written back in the Salesforce dialect (every value quoted, quotes doubled, LF
+    line ends), make up exactly each file: then no row was padded, trimmed or re-split.
 
     Polars refuses a quote inside an unquoted field, so a value holding quotes was quoted with
     its quotes doubled: the quotes inside values are what the file has beyond two per value, and
@@ -141,20 +194,28 @@ def _byte_exact(raw: pl.DataFrame, layout: _Layout) -> bool:
     one byte more, each missing one (a short row, a blank line read as a row of nulls) two, and
     nothing counts fewer (Polars refuses anything outside quotes), so they cannot cancel out: an
     empty field read as null passes only as `""`."""
-    values = raw.height * raw.width
-    inner_quotes, odd = divmod(layout.quotes - layout.header_quotes - 2 * values, 2)
-    # Column by column (a row-wise sum of every row costs twice as much); a row's length is at
-    # most the sum of its columns' longest values, and only when that bound is reached is the
-    # longest row measured.
+    # Column by column (a row-wise sum of every row costs twice as much), per file.
     lengths = raw.select(pl.all().str.len_bytes())
-    totals, longest = lengths.select(pl.all().sum()), lengths.select(pl.all().max())
-    total = int(sum(v or 0 for v in totals.row(0)))
-    expected = (
-        layout.header_bytes + total + inner_quotes + 3 * values - (0 if layout.ends_with_newline else 1)
+    per_file = (
+        lengths.with_columns(file_index(heights).set_sorted())
+        .group_by("file", maintain_order=True)
+        .agg(pl.all().sum())
+        .drop("file")
+        .sum_horizontal()
     )
-    if odd or inner_quotes < 0 or expected != layout.size:
-        return False
-    if sum(v or 0 for v in longest.row(0)) < MAX_FAST_ROW_BYTES:
+    for height, layout, total in zip(heights, layouts, per_file, strict=True):
+        values = height * raw.width
+        inner_quotes, odd = divmod(layout.quotes - layout.header_quotes - 2 * values, 2)
+        end = 0 if layout.ends_with_newline else 1
+        if (
+            odd
+            or inner_quotes < 0
+            or layout.header_bytes + total + inner_quotes + 3 * values - end != layout.size
+        ):
+            return False
+    # A row's length is at most the sum of its columns' longest values; only when that bound is
+    # reached is the longest row measured.
+    if sum(v or 0 for v in lengths.select(pl.all().max()).row(0)) < MAX_FAST_ROW_BYTES:
         return True
     return lengths.select(pl.sum_horizontal(pl.all()).max()).item() < MAX_FAST_ROW_BYTES
 

@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Literal, cast
+from typing import IO, Literal
 
 import duckdb
 import numpy as np
@@ -869,30 +869,14 @@ class Ingester:
         for the next chunk while this one commits."""
         if not all(item.plain_lf for item in chunk):
             return None
-        frames = []
-        for item in chunk:
-            try:
-                frame = fast_read.read_clean(
-                    item.path, item.header, self.default_org, self.rules, item.size, item.quotes
-                )
-            except Exception:  # an unreadable file: DuckDB's path names the problem
-                return None
-            if frame is None:
-                return None
-            frames.append(frame)
-        files = [
-            (
-                frame.height,
-                str(frame["org_id"][0]),
-                str(frame["event_type"][0]),
-                cast(datetime, frame["ts"].min()),
-                cast(datetime, frame["ts"].max()),
-            )
-            for frame in frames
-        ]
-        # One contiguous copy now, on the reading thread, rather than one inside each grouping,
-        # join and partitioning of the commit (Polars concatenates a column's chunks for each).
-        return _ReadChunk(pl.concat(frames, rechunk=True), files, _may_repeat(frames))
+        plain = [fast_read.Plain(item.path, item.size, item.quotes) for item in chunk]
+        try:
+            read = fast_read.read_clean(plain, chunk[0].header, self.default_org, self.rules)
+        except Exception:  # an unreadable file: DuckDB's path names the problem
+            return None
+        if read is None:
+            return None
+        return _ReadChunk(read.rows, read.files, _may_repeat(read))
 
     def _ingest_fast(self, chunk: list[_Accepted], read: _ReadChunk) -> None:
         """Commit a chunk `read_fast` read. Raises, like `_ingest`, if the commit fails."""
@@ -1089,21 +1073,21 @@ class Ingester:
                 con.unregister("aggregate_rows")
 
 
-def _may_repeat(frames: list[pl.DataFrame]) -> bool:
+def _may_repeat(read: fast_read.CleanRead) -> bool:
     """Whether a row of these normalised files (one org and event type each) may repeat another:
     checked without hashing every row, since a file's rows come in time order and files of one
     org and type mostly cover different spans. Rows can only repeat within a file among rows of
     the same timestamp, and across files only where their spans overlap."""
-    spans: list[tuple[str, str, datetime, datetime]] = []
-    for frame in frames:
-        ts = frame["ts"]
-        if (ts.diff() < timedelta(0)).any():
-            return True  # not in time order: the full check
-        same_time = frame.filter((ts == ts.shift(1)) | (ts == ts.shift(-1)))
-        if same_time.select(pl.struct(_DEDUPE_KEY).is_duplicated().any()).item():
-            return True
-        spans.append((frame["org_id"][0], frame["event_type"][0], ts[0], ts[-1]))
-    spans.sort()
+    ts = pl.col("ts")
+    same_file = pl.col("file") == pl.col("file").shift(1)
+    keyed = read.rows.select(*_DEDUPE_KEY, fast_read.file_index([f[0] for f in read.files]))
+    if keyed.select(((ts.diff() < timedelta(0)) & same_file).any()).item():
+        return True  # not in time order: the full check
+    same_time = (ts == ts.shift(1)) & same_file
+    same_time = same_time | same_time.shift(-1)
+    if keyed.filter(same_time).select(pl.struct(_DEDUPE_KEY).is_duplicated().any()).item():
+        return True
+    spans = sorted((org, event_type, first, last) for _, org, event_type, first, last in read.files)
     return any((a[0], a[1]) == (b[0], b[1]) and b[2] <= a[3] for a, b in itertools.pairwise(spans))
 
 
