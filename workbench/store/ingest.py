@@ -43,7 +43,7 @@ from workbench.store.inputs import (
     open_text_bytes,
     scan_input,
 )
-from workbench.store.queries import first_row, statements
+from workbench.store.queries import first_row, insert_rows, statements
 
 
 class RefusedFile(Exception):
@@ -526,20 +526,17 @@ class Ingester:
         sniffed: list[str] | RefusedFile,
         scan: InputScan | None,
         pending_digests: dict[str, str],
+        stored: Mapping[str, str],
     ) -> _Accepted | FileResult:
-        """Dedupe one sniffed and hashed input: an accepted input, or its final result."""
+        """Dedupe one sniffed and hashed input against the files STORED (content hash: path)
+        and those accepted before it in this run: an accepted input, or its final result."""
         result = FileResult(source.label, "refused")
         if isinstance(sniffed, RefusedFile) or scan is None:
             result.reason = str(sniffed) if isinstance(sniffed, RefusedFile) else "cannot be read"
             self._record_refusal(source, result.reason)
             return result
         header, digest = sniffed, scan.digest
-        seen = first_row(
-            self.con.execute(
-                "SELECT path FROM files WHERE content_hash = ? AND status = 'ingested' LIMIT 1", [digest]
-            )
-        )
-        where = seen[0] if seen else pending_digests.get(digest)
+        where = stored.get(digest) or pending_digests.get(digest)
         if where:
             result.status, result.reason = "skipped", f"same content already ingested from {where}"
             return result
@@ -564,6 +561,19 @@ class Ingester:
             size=scan.size or 0,
             quotes=scan.quotes or 0,
         )
+
+    def stored_digests(self, digests: Iterable[str]) -> dict[str, str]:
+        """Of these content hashes, those of files already ingested, with a path each came from."""
+        wanted = pl.DataFrame({"content_hash": list(set(digests))}, schema={"content_hash": pl.String})
+        self.con.register("wanted_digests", wanted.to_arrow())
+        try:
+            rows = self.con.execute(
+                """SELECT content_hash, any_value(path) FROM files JOIN wanted_digests USING (content_hash)
+                    WHERE status = 'ingested' GROUP BY content_hash"""
+            ).fetchall()
+        finally:
+            self.con.unregister("wanted_digests")
+        return dict(rows)
 
     def _record_refusal(self, source: LogInput, reason: str) -> None:
         self.con.execute(
@@ -596,8 +606,8 @@ class Ingester:
 
     def _ingest(self, chunk: list[_Accepted]) -> None:
         con = self.con
-        for item in chunk:
-            item.file_id = int(first_row(con.execute("SELECT nextval('file_id_seq')"))[0])  # type: ignore[index]
+        for item, file_id in zip(chunk, self._file_ids(len(chunk)), strict=True):
+            item.file_id = file_id
         self._read(chunk, create=True)
         con.execute("CREATE OR REPLACE TEMP TABLE batch_rejects AS SELECT * FROM rejects LIMIT 0")
         self._collect_reader_rejects(chunk)
@@ -852,15 +862,8 @@ class Ingester:
                     _now(),
                 ]
             )
-        if not records:
-            return
-        # One statement for the chunk: DuckDB runs a statement per row (executemany) at about
-        # four times the cost of one with a row of values per file.
         row = "(?, ?, ?, ?, ?, ?, CAST(? AS DATE), ?, ?, ?, ?, ?, ?, ?, 'ingested', NULL, ?)"
-        self.con.execute(
-            f"INSERT INTO files VALUES {', '.join([row] * len(records))}",
-            [value for record in records for value in record],
-        )
+        insert_rows(self.con, "files", row, records)
 
     def read_fast(self, chunk: list[_Accepted]) -> _ReadChunk | None:
         """The chunk's files read and normalised by Polars (fast_read), or None if one of them is
@@ -878,11 +881,18 @@ class Ingester:
             return None
         return _ReadChunk(read.rows, read.files, _may_repeat(read))
 
+    def _file_ids(self, n: int) -> list[int]:
+        """N new file ids, in ascending order (one query, not one per file)."""
+        rows = self.con.execute(
+            "SELECT nextval('file_id_seq') AS id FROM range(?) ORDER BY id", [n]
+        ).fetchall()
+        return [int(file_id) for (file_id,) in rows]
+
     def _ingest_fast(self, chunk: list[_Accepted], read: _ReadChunk) -> None:
         """Commit a chunk `read_fast` read. Raises, like `_ingest`, if the commit fails."""
-        for item in chunk:
-            item.file_id = int(first_row(self.con.execute("SELECT nextval('file_id_seq')"))[0])  # type: ignore[index]
-        ids = np.array([item.file_id for item in chunk], dtype=np.int32)
+        ids = np.array(self._file_ids(len(chunk)), dtype=np.int32)
+        for item, file_id in zip(chunk, ids.tolist(), strict=True):
+            item.file_id = file_id
         batch = read.rows.insert_column(0, pl.Series("file_id", np.repeat(ids, [f[0] for f in read.files])))
         counts = {
             item.file_id: (rows, 0, org, event_type, first, last)
@@ -1191,12 +1201,13 @@ def ingest_inputs(
     try:
         accepted: list[_Accepted] = []
         digests: dict[str, str] = {}
+        stored = ingester.stored_digests(scan.digest for _, scan in sniffed if scan is not None)
         for item, (header, scan) in zip(inputs, sniffed, strict=True):
             if isinstance(item, MissingInput):
                 report.files.append(FileResult(item.label, "refused", item.reason))
                 step(2)
                 continue
-            checked = ingester.check(item, header, scan, digests)
+            checked = ingester.check(item, header, scan, digests, stored)
             if isinstance(checked, FileResult):
                 report.files.append(checked)
                 step(2)

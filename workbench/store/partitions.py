@@ -27,7 +27,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from workbench.store.queries import first_row
+from workbench.store.queries import first_row, insert_rows
 
 # The view's columns, in the order of the table they replaced (SELECT * keeps its shape), with
 # the type each file holds them in; event_type is in a file's path, not in it, and `day` (the
@@ -306,8 +306,10 @@ def record(con: duckdb.DuckDBPyConnection, files: list[EventFile]) -> None:
     if not files:
         return
     now = datetime.now(UTC).replace(tzinfo=None)
-    con.executemany(
-        "INSERT INTO event_files VALUES (?, ?, ?, ?, ?, ?, ?)",
+    insert_rows(
+        con,
+        "event_files",
+        "(?, ?, ?, ?, ?, ?, ?)",
         [(f.path, f.org_id, f.event_type, f.day, f.rows, f.bytes, now) for f in files],
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -74,3 +75,13 @@ def first_row(result: Any) -> Any:
     DuckDB refuses new work on a connection while a result is only partly fetched."""
     rows = result.fetchall()
     return rows[0] if rows else None
+
+
+def insert_rows(con: Any, table: str, row: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Insert ROWS into TABLE in one statement, each through the placeholder tuple ROW (such as
+    `(?, ?, ?)`): DuckDB runs executemany as a statement per row, about four times the cost."""
+    if rows:
+        con.execute(
+            f"INSERT INTO {table} VALUES {', '.join([row] * len(rows))}",
+            [v for values in rows for v in values],
+        )
