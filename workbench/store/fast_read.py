@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -29,6 +30,8 @@ from workbench.store import partitions
 # DuckDB's reader rejects lines longer than ingest's max_line_size; rows anywhere near it take
 # DuckDB's path so the two never disagree on where the limit falls.
 MAX_FAST_ROW_BYTES = 1_000_000
+# The column the scan adds to name each row's file (a header holding this name is not read here).
+_FILE = "__workbench_file__"
 # TIMESTAMP_DERIVED as Salesforce writes it (UTC, milliseconds, Z) and TIMESTAMP with or without
 # milliseconds. Values of these shapes parse the same in Polars and DuckDB (an impossible date
 # fails in both); any other shape (an offset, a space, a short field) takes DuckDB's path.
@@ -78,39 +81,37 @@ def read_clean(
     files: Sequence[Plain], header: list[str], default_org: str | None, rules: Rules
 ) -> CleanRead | None:
     """The events of FILES (plain CSV files whose header is HEADER), normalised; None if one of
-    them is not clean. Each file is parsed on its own, and everything after (the byte check, the
-    normalising, the checks) runs once over all of them: a small file costs a fraction of what a
-    dozen queries of its own did (an hourly Login log holds a few rows)."""
-    raws: list[pl.DataFrame] = []
-    layouts: list[_Layout] = []
-    for file in files:
-        try:
-            layout = _layout(file)
-            if layout is None:
-                return None
-            raw = pl.read_csv(
-                file.path,
-                has_header=True,
-                infer_schema=False,
-                separator=",",
-                quote_char='"',
-                encoding="utf8",
-                truncate_ragged_lines=False,
-                raise_if_empty=True,
-                # DuckDB reads "" as NULL; every rule below relies on the same. Read so, rather
-                # than replaced after, it costs nothing (a copy of every column, otherwise).
-                null_values=[""],
-            )
-        except Exception:  # any complaint of Polars' reader: DuckDB's path says what is wrong
-            return None
-        if raw.columns != header or raw.height == 0:
-            return None
-        raws.append(raw)
-        layouts.append(layout)
-    heights = [raw.height for raw in raws]
-    raw = pl.concat(raws) if len(raws) > 1 else raws[0]
-    del raws
-    if not _byte_exact(raw, heights, layouts):
+    them is not clean. Polars reads them in one scan (which refuses a file whose header differs
+    from the first's), and everything after it (the byte check, the normalising, the checks) runs
+    once over all of them: a small file costs a fraction of what a dozen queries of its own did
+    (an hourly Login log holds a few rows), and a large one parses faster among others."""
+    layouts = [_layout(file) for file in files]
+    if any(layout is None for layout in layouts) or _FILE in header:
+        return None
+    try:
+        raw = pl.scan_csv(
+            [file.path for file in files],
+            has_header=True,
+            infer_schema=False,
+            separator=",",
+            quote_char='"',
+            encoding="utf8",
+            truncate_ragged_lines=False,
+            raise_if_empty=True,
+            # DuckDB reads "" as NULL; every rule below relies on the same. Read so, rather than
+            # replaced after, it costs nothing (a copy of every column, otherwise).
+            null_values=[""],
+            include_file_paths=_FILE,
+        ).collect()
+    except Exception:  # any complaint of Polars' reader: DuckDB's path says what is wrong
+        return None
+    # The rows of each file, from the runs of the path column: a file without rows leaves no
+    # run (nor would one read twice in a row), and then the counts do not add up.
+    heights = raw.select(pl.col(_FILE).rle().struct.field("len"))["len"].to_list()
+    raw = raw.drop(_FILE)
+    if raw.columns != header or len(heights) != len(files):
+        return None
+    if not _byte_exact(raw, heights, cast(list[_Layout], layouts)):
         return None
     frame = raw.select(_normalise(header, default_org, rules, _has_mapped_addresses(raw, rules)))
     del raw
