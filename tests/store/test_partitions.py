@@ -103,6 +103,42 @@ def test_a_batch_written_but_never_committed_is_removed_on_the_next_open(tmp_pat
     assert not list(folder.glob(".staging-*")) and not list(folder.glob(".pending-*"))
 
 
+def test_a_polars_batch_that_died_mid_write_leaves_nothing_on_the_next_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "s.duckdb"
+    rows = [
+        api_row(request_id="a1", ts="20251118100000.000"),
+        api_row(request_id="a2", ts="20251119100000.000"),
+    ]
+    (tmp_path / "api.csv").write_text(quoted_csv(API_TOTAL_USAGE_HEADER, rows))
+    assert invoke("ingest", tmp_path / "api.csv", "--db", db)[0] == 0
+    before = parquet_files(db)
+    con = open_store(db)
+    folder = partitions.events_folder(con)
+    frame = con.sql("SELECT * EXCLUDE (day) FROM events").pl()
+    renamed: list[str] = []
+    real_replace = os.replace
+
+    def die_after_the_first_file(source: str | Path, target: str | Path) -> None:
+        if renamed:
+            raise OSError("the disk went away")
+        renamed.append(str(target))
+        real_replace(source, target)
+
+    # The writer died with one file renamed into place and the next still under its partial name.
+    with monkeypatch.context() as patch:
+        patch.setattr(partitions.os, "replace", die_after_the_first_file)
+        with pytest.raises(OSError):
+            partitions.write_frame(con, frame, folder)
+    con.close()
+    left = [p for p in folder.rglob("*") if p.is_file()]
+    assert any(p.name.endswith(".part") for p in left) and Path(renamed[0]).exists()
+    assert count(db, "SELECT count(*) FROM events") == 2  # a read-only open cleans up too
+    assert parquet_files(db) == before == catalogued(db)
+    assert not [p for p in folder.rglob("*") if p.name.endswith(".part") or p.name.startswith(".pending-")]
+
+
 def test_kill_minus_9_mid_ingest_loses_nothing_and_doubles_nothing(tmp_path: Path) -> None:
     db = tmp_path / "s.duckdb"
     command = [sys.executable, "-m", "workbench.cli", "ingest", str(ROOT / "sample_logs"), "--db", str(db)]
