@@ -139,6 +139,32 @@ def test_a_polars_batch_that_died_mid_write_leaves_nothing_on_the_next_open(
     assert not [p for p in folder.rglob("*") if p.name.endswith(".part") or p.name.startswith(".pending-")]
 
 
+def test_a_writer_thread_that_fails_mid_batch_leaves_no_file_and_no_aggregate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Partition files are written in a thread while the aggregates are refreshed: when the
+    # writing fails after its first file, the commit is rolled back and that file removed.
+    rows = [
+        api_row(request_id="a1", ts="20251118100000.000"),
+        api_row(request_id="a2", ts="20251119100000.000"),
+    ]
+    (tmp_path / "api.csv").write_text(quoted_csv(API_TOTAL_USAGE_HEADER, rows))
+    db = tmp_path / "s.duckdb"
+    real_write = partitions.write_parquet_file
+
+    def fail_on_the_second(frame: object, target: Path) -> None:
+        if list(target.parent.parent.parent.parent.rglob("*_0.parquet")):
+            raise OSError("no space left on device")
+        real_write(frame, target)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(partitions, "write_parquet_file", fail_on_the_second)
+    code, output = invoke("ingest", tmp_path / "api.csv", "--db", db)
+    assert code != 0 and "no space left on device" in output, output
+    assert parquet_files(db) == set() == catalogued(db)
+    assert count(db, "SELECT count(*) FROM events") == 0
+    assert count(db, "SELECT count(*) FROM hourly_activity") == 0
+
+
 def test_kill_minus_9_mid_ingest_loses_nothing_and_doubles_nothing(tmp_path: Path) -> None:
     db = tmp_path / "s.duckdb"
     command = [sys.executable, "-m", "workbench.cli", "ingest", str(ROOT / "sample_logs"), "--db", str(db)]

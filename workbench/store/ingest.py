@@ -22,7 +22,7 @@ import zipfile
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -495,6 +495,7 @@ class Ingester:
         partitions.attach_view(con, read_only=False)  # a copied store's view, re-pointed first
         self.folder = partitions.events_folder(con)
         self._tmp = tempfile.TemporaryDirectory(prefix="workbench-ingest-")
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbench-writer")
         self._copies = 0
         # One "now" per run, so the reading pass and the pass that locates rejects agree.
         self.bounds = TimeBounds(EARLIEST_EVENT, _now() + FUTURE_SLACK)
@@ -511,6 +512,7 @@ class Ingester:
 
     def close(self) -> None:
         """Drop the temporary tables and files."""
+        self._writer.shutdown()
         self.con.execute("DROP VIEW IF EXISTS batch_part")
         for name in ("batch", "batch_rejects", "stage", "csv_rejects", "csv_scans"):
             self.con.execute(f"DROP TABLE IF EXISTS {name}")
@@ -933,8 +935,7 @@ class Ingester:
                     .iter_rows()
                 )
             del batch
-            written = partitions.write_frame(con, fresh, self.folder)
-            self._refresh(touched, fresh)
+            written = self._write_and_refresh(fresh, touched)
             partitions.record(con, written)
             self._record_files(chunk, counts, added)
             con.execute("COMMIT")
@@ -943,6 +944,25 @@ class Ingester:
             partitions.recover(con, self.folder)
             raise
         partitions.settle(self.folder)
+
+    def _write_and_refresh(
+        self, rows: pl.DataFrame, touched: dict[tuple[str, str], tuple[datetime, datetime]]
+    ) -> list[partitions.EventFile]:
+        """Write ROWS' partition files and refresh the aggregates of the hours TOUCHED. Where the
+        names need no encoding, Polars writes the files in another thread while this one
+        aggregates ROWS: the writer is busy in Polars' encoder while this thread waits on DuckDB
+        and Python. Whatever fails, every file is written or abandoned before this returns, so a
+        `recover` after it finds each one."""
+        if not partitions.plain_names(rows):  # DuckDB's COPY writes them, on this connection
+            written = partitions.write_frame(self.con, rows, self.folder)
+            self._refresh(touched, rows)
+            return written
+        writing = self._writer.submit(partitions.write_plain, rows, self.folder)
+        try:
+            self._refresh(touched, rows, files_written=writing.result)
+        finally:
+            wait([writing])
+        return writing.result()
 
     def _fresh_rows(
         self,
@@ -1042,13 +1062,20 @@ class Ingester:
         return touched
 
     def _refresh(
-        self, touched: dict[tuple[str, str], tuple[datetime, datetime]], added: pl.DataFrame | None
+        self,
+        touched: dict[tuple[str, str], tuple[datetime, datetime]],
+        added: pl.DataFrame | None,
+        files_written: Callable[[], object] = lambda: None,
     ) -> None:
         """Rebuild the aggregates of the hours TOUCHED. Where no partition file of the store held
         those days before this batch, the rows ADDED (still in memory, if given) are all there is:
-        they are aggregated as they are rather than read back from the files just written."""
+        they are aggregated as they are rather than read back from the files just written. The
+        other hours are read back from `events` once FILES_WRITTEN has returned (it waits for
+        this batch's files, which may still be being written)."""
         con = self.con
+        refresh = statements("refresh_hourly_activity")
         in_memory: list[tuple[str, str]] = []
+        read_back: list[dict[str, object]] = []
         for (org, event_type), (first, last) in touched.items():
             window = {
                 "org_id": org,
@@ -1063,24 +1090,31 @@ class Ingester:
                     [org, event_type, window["start"], window["end"]],
                 )
             )
-            if not stored:
+            if stored:
+                read_back.append(window)
+            else:
                 in_memory.append((org, event_type))
-            for statement in statements("refresh_hourly_activity"):
-                # The DELETEs clear the window; the INSERTs rebuild it from `events`.
-                if stored or statement.upper().startswith("DELETE"):
+            # The DELETEs clear the window. Each DELETE and INSERT pair has a table of its own,
+            # so the DELETEs may all go first.
+            for statement in refresh:
+                if statement.upper().startswith("DELETE"):
                     con.execute(statement, window)
-        if not in_memory or added is None:
-            return
-        if len(in_memory) < len(touched):
-            pairs = pl.DataFrame(in_memory, schema=["org_id", "event_type"], orient="row")
-            added = added.join(pairs, on=["org_id", "event_type"], how="semi")
-        for table, rows in frame_aggregates.aggregates(con, added).items():
-            # Arrow's string views are Polars' own strings: handed over without a copy.
-            con.register("aggregate_rows", rows.to_arrow(compat_level=pl.CompatLevel.newest()))
-            try:
-                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM aggregate_rows")
-            finally:
-                con.unregister("aggregate_rows")
+        if in_memory and added is not None:
+            if len(in_memory) < len(touched):
+                pairs = pl.DataFrame(in_memory, schema=["org_id", "event_type"], orient="row")
+                added = added.join(pairs, on=["org_id", "event_type"], how="semi")
+            for table, rows in frame_aggregates.aggregates(con, added).items():
+                # Arrow's string views are Polars' own strings: handed over without a copy.
+                con.register("aggregate_rows", rows.to_arrow(compat_level=pl.CompatLevel.newest()))
+                try:
+                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM aggregate_rows")
+                finally:
+                    con.unregister("aggregate_rows")
+        files_written()
+        for window in read_back:  # rebuilt from `events`, this batch's files included
+            for statement in refresh:
+                if not statement.upper().startswith("DELETE"):
+                    con.execute(statement, window)
 
 
 def _may_repeat(read: fast_read.CleanRead) -> bool:
