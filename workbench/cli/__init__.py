@@ -27,7 +27,7 @@ from rich.text import Text
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
 from workbench.cli import aggregate, console, ingest, integrations, investigate, scan, tui
-from workbench.cli.common import EXIT_BAD_INPUT, err
+from workbench.cli.common import EXIT_BAD_INPUT, Finished, err
 from workbench.render import inert
 
 GROUPS = (ingest, scan, investigate, integrations, console, aggregate, tui)
@@ -83,9 +83,9 @@ def main() -> None:
 
 
 def leave(code: int) -> NoReturn:
-    """Exit with CODE. After a finished scan (see scan.Finished) the interpreter's teardown is
-    skipped: the output is flushed here and nothing else is left to close."""
-    if scan.Finished.scan:
+    """Exit with CODE. After a command that says it finished (common.Finished) the interpreter's
+    teardown is skipped: the output is flushed here and nothing else is left to close."""
+    if Finished.done:
         logging.shutdown()
         try:
             sys.stdout.flush()

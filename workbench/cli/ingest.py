@@ -22,6 +22,7 @@ from workbench.cli.common import (
     EXIT_BAD_INPUT,
     ConfigOption,
     DbOption,
+    Finished,
     checked,
     fail,
     opened,
@@ -101,6 +102,7 @@ def ingest(
             + (f" ({objects} rows added)" if objects else "")
             + f", {folder.context_count('skipped')} already loaded, {folder.context_count('refused')} refused"
         )
+    Finished.done = True
     if report.count("refused") or folder.context_count("refused"):
         raise typer.Exit(EXIT_BAD_INPUT)
 

@@ -18,6 +18,7 @@ from workbench.cli.common import (
     EXIT_INCOMPLETE,
     ConfigOption,
     DbOption,
+    Finished,
     Format,
     FormatOption,
     Severity,
@@ -42,15 +43,6 @@ if TYPE_CHECKING:
     from workbench.investigate.notify import Delivery, Target
 
 commands = typer.Typer()
-
-
-class Finished:
-    """Set by `scan` once the store is closed and every line is printed; `workbench.cli.main`
-    then ends the process without the interpreter's teardown, which spends 50-100 ms freeing
-    the modules of Polars, DuckDB and numpy and nothing else (no file, thread or query is left:
-    the store's connection and every cursor are closed, the load's threads have ended)."""
-
-    scan = False
 
 
 DetectorOption = Annotated[list[str] | None, typer.Option(help="Only these detectors (repeatable).")]
@@ -137,7 +129,7 @@ def scan(
         say_deliveries(send_alerts(con, targets, notify_min_severity.value, configured.smtp))
         grouped = incidents_for(con, shown, format, by)
     print_findings(shown, format, with_triage=False, title="Findings", incidents=grouped)
-    Finished.scan = True
+    Finished.done = True
     if not result.complete:
         raise typer.Exit(EXIT_INCOMPLETE)
     if fail_on and any(severity_rank(f["severity"]) >= severity_rank(fail_on.value) for f in shown):
