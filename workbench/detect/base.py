@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -98,8 +97,7 @@ class DetectorContext:
     raw: Callable[..., pl.DataFrame]  # raw(query_name, params) -> rows
     prior: list[Finding] = field(default_factory=list)  # findings of detectors run earlier
     ip_info: pl.DataFrame = field(default_factory=pl.DataFrame)  # empty until `enrich` has run
-    pending: list[Future[pl.DataFrame]] = field(default_factory=list)  # raw rows loading ahead
-    # Called by `finish` once they are done: the load's own tidying (see detect.load).
+    # Waits for the queries still loading ahead and tidies up after them (see detect.load).
     on_finish: Callable[[], None] | None = None
     # LoginHistory logins in the grain of `activity`, for orgs without Login event logs: they say
     # where apps and users were seen from, never how much work they did (volume reads `activity`).
@@ -108,7 +106,6 @@ class DetectorContext:
     def finish(self) -> None:
         """Wait for raw rows still loading ahead: their cursors must be done before the store's
         connection closes, even when no detector asked for them."""
-        wait(self.pending)
         if self.on_finish is not None:
             self.on_finish()
 

@@ -67,10 +67,6 @@ class Loading:
         """The query started for NAME with PARAMS, handed over once (None if none was)."""
         return self._ahead.pop(_key(name, params), None)
 
-    def waiting(self) -> list[Future[pl.DataFrame]]:
-        """Every query started, taken or not: their cursors must be done before the store closes."""
-        return list(self._all)
-
     def seal(self) -> None:
         """No more queries: the pool's threads end once the started ones are done."""
         self._pool.shutdown(wait=False)

@@ -118,7 +118,6 @@ def build_context(
         window_end=window_end,
         raw=raw,
         ip_info=ahead("ip_info_all"),
-        pending=loading.waiting(),
         on_finish=loading.finish,
         logins=login_rows,
     )
