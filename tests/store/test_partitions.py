@@ -130,7 +130,7 @@ def test_a_polars_batch_that_died_mid_write_leaves_nothing_on_the_next_open(
     with monkeypatch.context() as patch:
         patch.setattr(partitions.os, "replace", die_after_the_first_file)
         with pytest.raises(OSError):
-            partitions.write_frame(con, frame, folder)
+            partitions.write_plain(frame, folder)
     con.close()
     left = [p for p in folder.rglob("*") if p.is_file()]
     assert any(p.name.endswith(".part") for p in left) and Path(renamed[0]).exists()

@@ -475,14 +475,11 @@ class _Accepted:
 _FileCounts = tuple[int, int, str | None, str | None, datetime | None, datetime | None]
 
 
-@dataclass
-class _ReadChunk:
-    """A chunk Polars read (ahead of its commit): the rows of its files in file order, in one
-    contiguous frame; per file its row count, org, event type, first and last event; and
-    whether a row may repeat another (`_may_repeat`)."""
+@dataclass(frozen=True)
+class _ReadChunk(fast_read.CleanRead):
+    """A chunk Polars read (ahead of its commit), and whether a row may repeat another
+    (`_may_repeat`)."""
 
-    rows: pl.DataFrame
-    files: list[tuple[int, str, str, datetime, datetime]]
     may_repeat: bool
 
 
@@ -953,8 +950,8 @@ class Ingester:
         aggregates ROWS: the writer is busy in Polars' encoder while this thread waits on DuckDB
         and Python. Whatever fails, every file is written or abandoned before this returns, so a
         `recover` after it finds each one."""
-        if not partitions.plain_names(rows):  # DuckDB's COPY writes them, on this connection
-            written = partitions.write_frame(self.con, rows, self.folder)
+        if not partitions.plain_names(rows):
+            written = partitions.write_encoded(self.con, rows, self.folder)
             self._refresh(touched, rows)
             return written
         writing = self._writer.submit(partitions.write_plain, rows, self.folder)

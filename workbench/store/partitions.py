@@ -223,12 +223,9 @@ def write_batch(con: duckdb.DuckDBPyConnection, rows_sql: str, folder: Path) -> 
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-def write_frame(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, folder: Path) -> list[EventFile]:
-    """`write_batch` for events already in memory (FRAME has the view's columns but `day`):
-    Polars writes one zstd file per partition (`write_plain`) where the names need no encoding,
-    DuckDB's COPY where they do."""
-    if plain_names(frame):
-        return write_plain(frame, folder)
+def write_encoded(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, folder: Path) -> list[EventFile]:
+    """`write_batch` for events already in memory (FRAME has the view's columns but `day`) whose
+    names need encoding (not `plain_names`): DuckDB's COPY writes them, on CON."""
     con.register("frame_rows", frame.to_arrow())
     try:
         return write_batch(con, "SELECT * FROM frame_rows", folder)
